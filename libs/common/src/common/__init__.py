@@ -1,0 +1,1 @@
+"""Shared infrastructure and cross-service contracts."""
