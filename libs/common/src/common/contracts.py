@@ -1,0 +1,190 @@
+"""Pydantic models that cross a service boundary (HTTP bodies and objects in the store).
+
+A service may only depend on another through these shapes and its HTTP API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DatasetKind = Literal["image", "text"]
+Split = Literal["train", "val"]
+Verdict = Literal["accepted", "accepted_with_warnings", "rejected"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+OWNER_HEADER = "X-Trainyard-Owner"
+INTERNAL_TOKEN_HEADER = "X-Trainyard-Internal-Token"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def dataset_prefix(dataset_id: str) -> str:
+    return f"datasets/{dataset_id}/"
+
+
+def manifest_key(dataset_id: str) -> str:
+    return f"datasets/{dataset_id}/manifest.json"
+
+
+def run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/"
+
+
+class ManifestItem(BaseModel):
+    """One example. Images live in the pack object at [offset, offset+length); texts inline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    split: Split
+    source: str = Field(description="where it came from: the zip entry name or 'row N'")
+    offset: int | None = None
+    length: int | None = None
+    width: int | None = None
+    height: int | None = None
+    text: str | None = None
+
+
+class DatasetManifest(BaseModel):
+    """The normalized data set, written to ``manifest_key(id)`` before the row is committed.
+
+    Images are RGB, EXIF-oriented, re-encoded as JPEG and concatenated in ``pack_key``,
+    so a trainer loads the whole set with one read.
+    """
+
+    version: Literal[1] = 1
+    dataset_id: str
+    kind: DatasetKind
+    classes: list[str]
+    seed: int
+    val_fraction: float
+    pack_key: str | None = None
+    items: list[ManifestItem]
+
+    def split_items(self, split: Split) -> list[ManifestItem]:
+        return [item for item in self.items if item.split == split]
+
+
+class DatasetOut(BaseModel):
+    id: str
+    owner: str
+    name: str
+    description: str = ""
+    kind: DatasetKind
+    verdict: Verdict
+    classes: list[str]
+    class_counts: dict[str, int]
+    num_items: int
+    val_fraction: float
+    seed: int
+    sha256: str
+    size_bytes: int
+    manifest_key: str | None
+    report: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str
+    task: Literal["image"] = "image"
+    config: dict[str, Any] = Field(default_factory=dict, description="hyperparameters; all optional")
+
+
+class RunOut(BaseModel):
+    id: str
+    owner: str
+    dataset_id: str
+    task: str
+    status: RunStatus
+    config: dict[str, Any]
+    attempts: int
+    progress: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    val_accuracy: float | None = None
+    error: str | None = None
+    model_id: str | None = None
+    artifacts_prefix: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class TrainingSpec(BaseModel):
+    """Everything the training entrypoint needs; the same document for a local worker and a k8s Job."""
+
+    run_id: str
+    owner: str
+    dataset_id: str
+    manifest_key: str
+    output_prefix: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    report_url: str | None = Field(None, description="trainer endpoint that receives progress events")
+
+
+class ModelCard(BaseModel):
+    """Written beside ``model.onnx``; the inference service needs nothing else to serve it."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    task: Literal["image"] = "image"
+    classes: list[str]
+    input_size: int
+    mean: list[float]
+    std: list[float]
+    resize: int = Field(description="shorter side is resized to this before the centre crop")
+    backbone: str
+    mode: str
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    val_accuracy: float
+    created_at: datetime
+    run_id: str
+    dataset_id: str
+
+
+class ModelRegister(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    run_id: str
+    name: str
+    onnx_key: str
+    card_key: str
+
+
+class ModelOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    owner: str
+    run_id: str
+    name: str
+    onnx_key: str
+    card_key: str
+    classes: list[str]
+    created_at: datetime
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="shown once; only its hash is stored")
+    model_id: str
+    prefix: str
+    created_at: datetime
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: float
+
+
+class Prediction(BaseModel):
+    model_id: str
+    top_k: list[LabelScore]
+
+
+class BatchPrediction(BaseModel):
+    model_id: str
+    predictions: list[Prediction]

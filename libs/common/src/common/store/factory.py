@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from common.store.local import LocalStore
+from common.store.s3 import S3Store
+
+if TYPE_CHECKING:
+    from common.settings import ServiceSettings
+    from common.store.base import ObjectStore
+
+
+def store_from_settings(settings: ServiceSettings) -> ObjectStore:
+    if settings.store_backend == "s3":
+        return S3Store(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            bucket=settings.s3_bucket,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+    return LocalStore(settings.resolved_store_root)
