@@ -49,12 +49,16 @@ class S3Store:
         create_bucket: bool = True,
     ) -> None:
         self.bucket = bucket
-        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
+        self.client = Minio(
+            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
+        )
         if create_bucket and not self.client.bucket_exists(bucket):
             self.client.make_bucket(bucket)
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self.client.put_object(self.bucket, validate_key(key), io.BytesIO(data), len(data), content_type=content_type)
+        self.client.put_object(
+            self.bucket, validate_key(key), io.BytesIO(data), len(data), content_type=content_type
+        )
 
     def put_file(self, key: str, path: str, content_type: str = "application/octet-stream") -> None:
         self.client.fput_object(self.bucket, validate_key(key), path, content_type=content_type)

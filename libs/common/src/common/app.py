@@ -1,0 +1,81 @@
+"""The app factory every service shares: logging, errors, request ids, health, engine, store, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.db import create_engine, create_sessionmaker, upgrade_database
+from common.errors import install_error_handlers
+from common.health import health_router
+from common.logging import RequestIdMiddleware, configure_logging
+from common.settings import ServiceSettings
+from common.store import ObjectStore, store_from_settings
+
+log = logging.getLogger(__name__)
+
+ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    routers: Sequence[APIRouter],
+    migrations_dir: Path | None,
+    lifespan: ServiceLifespan | None = None,
+    engine: AsyncEngine | None = None,
+    store: ObjectStore | None = None,
+    public_docs: bool = False,
+) -> FastAPI:
+    """Build a service app. Nothing connects until the lifespan runs.
+
+    ``engine`` and ``store`` may be injected (tests); otherwise they are built from ``settings``.
+    ``lifespan`` is the service's own start/stop work, run after the engine, migrations and store are up.
+    """
+
+    @asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(
+            service=settings.service_name, level=settings.log_level, json_lines=settings.log_json
+        )
+        app.state.settings = settings
+        app.state.engine = engine or create_engine(settings.resolved_database_url)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        if migrations_dir is not None and settings.migrate_on_start:
+            await asyncio.to_thread(
+                upgrade_database,
+                migrations_dir=migrations_dir,
+                url=app.state.engine.url.render_as_string(hide_password=False),
+                version_table=f"alembic_version_{settings.service_name}",
+            )
+        app.state.store = store or await asyncio.to_thread(store_from_settings, settings)
+        log.info("%s ready", settings.service_name)
+        try:
+            if lifespan is not None:
+                async with lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            if engine is None:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        lifespan=app_lifespan,
+        docs_url="/docs" if public_docs or settings.environment != "production" else None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app

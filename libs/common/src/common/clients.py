@@ -1,0 +1,130 @@
+"""Typed HTTP clients the services use to call each other. Errors from the callee pass through as UpstreamError."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+from typing import Any
+
+import httpx
+
+from common.contracts import (
+    INTERNAL_TOKEN_HEADER,
+    OWNER_HEADER,
+    REQUEST_ID_HEADER,
+    DatasetOut,
+    ModelOut,
+    ModelRegister,
+    RunCreate,
+    RunOut,
+    TokenOut,
+)
+from common.errors import ServiceUnavailable, UpstreamError
+from common.logging import request_id_var
+
+
+class ServiceClient:
+    service = "service"
+
+    def __init__(self, base_url: str, *, internal_token: str, timeout: float = 60.0, transport=None) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            headers={INTERNAL_TOKEN_HEADER: internal_token},
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _headers(self, owner: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if owner is not None:
+            headers[OWNER_HEADER] = owner
+        if rid := request_id_var.get():
+            headers[REQUEST_ID_HEADER] = rid
+        return headers
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        owner: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, headers=self._headers(owner, headers), **kwargs)
+        except httpx.TransportError as e:
+            raise ServiceUnavailable(
+                f"the {self.service} service is unreachable ({type(e).__name__}); retry shortly"
+            ) from e
+        if response.status_code >= 400:
+            raise UpstreamError(response.status_code, _json_or_none(response), service=self.service)
+        return response
+
+    async def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        owner: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: AsyncIterable[bytes] | bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send (optionally streaming) and return the response unread; the caller must ``aclose()`` it."""
+        request = self._http.build_request(
+            method, path, headers=self._headers(owner, headers), content=content, params=params
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as e:
+            raise ServiceUnavailable(
+                f"the {self.service} service is unreachable ({type(e).__name__}); retry shortly"
+            ) from e
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            raise UpstreamError(response.status_code, _json_or_none(response), service=self.service)
+        return response
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+class DatasetClient(ServiceClient):
+    service = "dataset"
+
+    async def get_dataset(self, *, owner: str, dataset_id: str) -> DatasetOut:
+        response = await self.call("GET", f"/datasets/{dataset_id}", owner=owner)
+        return DatasetOut.model_validate(response.json())
+
+
+class TrainerClient(ServiceClient):
+    service = "trainer"
+
+    async def create_run(self, *, owner: str, body: RunCreate) -> RunOut:
+        response = await self.call("POST", "/runs", owner=owner, json=body.model_dump(mode="json"))
+        return RunOut.model_validate(response.json())
+
+    async def get_run(self, *, owner: str, run_id: str) -> RunOut:
+        response = await self.call("GET", f"/runs/{run_id}", owner=owner)
+        return RunOut.model_validate(response.json())
+
+
+class InferenceClient(ServiceClient):
+    service = "inference"
+
+    async def register_model(self, *, owner: str, body: ModelRegister) -> ModelOut:
+        response = await self.call("POST", "/models", owner=owner, json=body.model_dump(mode="json"))
+        return ModelOut.model_validate(response.json())
+
+    async def create_token(self, *, owner: str, model_id: str) -> TokenOut:
+        response = await self.call("POST", f"/models/{model_id}/tokens", owner=owner)
+        return TokenOut.model_validate(response.json())

@@ -1,0 +1,122 @@
+"""One error type per failure a user can act on; each carries its HTTP status and a message that says what to do."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, detail: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        if code:
+            self.code = code
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            error["detail"] = self.detail
+        return {"error": error}
+
+
+class BadRequest(AppError):
+    status_code, code = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code, code = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status_code, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status_code, code = 409, "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code, code = 415, "unsupported_media_type"
+
+
+class Unprocessable(AppError):
+    status_code, code = 422, "unprocessable"
+
+
+class ServiceUnavailable(AppError):
+    status_code, code = 503, "service_unavailable"
+
+
+class UpstreamError(AppError):
+    """Another service answered with an error; its status and message pass through unchanged."""
+
+    def __init__(self, status_code: int, body: dict[str, Any] | None, *, service: str) -> None:
+        error = (body or {}).get("error") or {}
+        message = error.get("message") or f"the {service} service answered {status_code}"
+        super().__init__(message, detail=error.get("detail"), code=error.get("code") or "upstream_error")
+        self.status_code = status_code if 400 <= status_code < 500 else 502
+        self.service = service
+
+
+def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        out.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid value")})
+    return out
+
+
+def validation_message(detail: list[dict[str, Any]]) -> str:
+    parts = [f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in detail]
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = validation_detail(list(exc.errors()))
+        body = {
+            "error": {"code": "validation_error", "message": validation_message(detail), "detail": detail}
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "no such endpoint; see /docs for the API"
+        elif exc.status_code == 405:
+            message = "method not allowed on this endpoint; see /docs for the API"
+        body = {"error": {"code": f"http_{exc.status_code}", "message": message}}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        request_id = request.headers.get("x-request-id", "")
+        body = {"error": {"code": "internal", "message": f"internal error; quote request id {request_id!r}"}}
+        return JSONResponse(body, status_code=500)
