@@ -1,0 +1,31 @@
+"""Passes a request through to an internal service, streaming both bodies, and keeps the callee's status."""
+
+from __future__ import annotations
+
+from common.clients import ServiceClient
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+_REQUEST_HEADERS = ("content-type", "content-length", "authorization", "accept")
+_RESPONSE_HEADERS = ("content-type", "content-disposition", "content-length", "cache-control", "etag")
+
+
+async def forward(
+    request: Request, client: ServiceClient, path: str, *, owner: str | None, body: bool = False
+) -> StreamingResponse:
+    headers = {k: v for k, v in request.headers.items() if k.lower() in _REQUEST_HEADERS}
+    response = await client.open_stream(
+        request.method,
+        path,
+        owner=owner,
+        headers=headers,
+        content=request.stream() if body else None,
+        params=request.query_params,
+    )
+    return StreamingResponse(
+        response.aiter_raw(),
+        status_code=response.status_code,
+        headers={k: v for k, v in response.headers.items() if k.lower() in _RESPONSE_HEADERS},
+        background=BackgroundTask(response.aclose),
+    )

@@ -1,0 +1,65 @@
+"""Gateway: the only public entry. Accounts, routing to the internal services, the web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.app import create_service_app
+from common.clients import DatasetClient, InferenceClient, TrainerClient
+from common.store import ObjectStore
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway import web
+from gateway.api.routes import router as api_router
+from gateway.settings import Settings, get_settings
+from gateway.users.repository import ensure_user
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@dataclass
+class Clients:
+    datasets: DatasetClient
+    trainer: TrainerClient
+    inference: InferenceClient
+
+    async def aclose(self) -> None:
+        for client in (self.datasets, self.trainer, self.inference):
+            await client.aclose()
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: AsyncEngine | None = None, store: ObjectStore | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        args = {"internal_token": settings.internal_token, "timeout": settings.http_timeout_s}
+        app.state.clients = Clients(
+            datasets=DatasetClient(settings.dataset_url, **args),
+            trainer=TrainerClient(settings.trainer_url, **args),
+            inference=InferenceClient(settings.inference_url, **args),
+        )
+        async with app.state.sessionmaker() as session:
+            await ensure_user(session, user_id=settings.local_user)
+            await session.commit()
+        try:
+            yield
+        finally:
+            await app.state.clients.aclose()
+
+    return create_service_app(
+        settings=settings,
+        title="Trainyard",
+        routers=[api_router, web.router],
+        migrations_dir=MIGRATIONS,
+        lifespan=lifespan,
+        engine=engine,
+        store=store,
+        public_docs=True,
+    )

@@ -1,0 +1,67 @@
+"""Trainer service: the run queue, its dispatcher and executors. The training code is in trainer.training."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from common.app import create_service_app
+from common.clients import DatasetClient, InferenceClient
+from common.store import ObjectStore
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from trainer.dispatcher import RunDispatcher
+from trainer.executors.local import LocalExecutor
+from trainer.runs.router import internal_router, router
+from trainer.settings import Settings, get_settings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    store: ObjectStore | None = None,
+    dispatch: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client_args = {"internal_token": settings.internal_token, "timeout": settings.http_timeout_s}
+        app.state.datasets = DatasetClient(settings.dataset_url, **client_args)
+        app.state.inference = InferenceClient(settings.inference_url, **client_args)
+        executor = LocalExecutor(settings=settings)
+        app.state.dispatcher = RunDispatcher(
+            settings=settings,
+            sessionmaker=app.state.sessionmaker,
+            store=app.state.store,
+            executor=executor,
+            inference=app.state.inference,
+        )
+        task = asyncio.create_task(app.state.dispatcher.run_forever()) if dispatch else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await executor.shutdown()
+            await app.state.datasets.aclose()
+            await app.state.inference.aclose()
+
+    return create_service_app(
+        settings=settings,
+        title="Trainyard trainer",
+        routers=[router, internal_router],
+        migrations_dir=MIGRATIONS,
+        lifespan=lifespan,
+        engine=engine,
+        store=store,
+    )

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import re
+from typing import Annotated, Any
+
+from common.contracts import RunCreate, RunOut
+from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
+from common.errors import NotFound
+from common.store import ObjectNotFound
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from trainer.runs import repository, service
+
+router = APIRouter(dependencies=[InternalDep], tags=["runs"])
+
+_ARTIFACT = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@router.post("/runs", status_code=201)
+async def create_run(
+    body: RunCreate, owner: OwnerDep, session: SessionDep, store: StoreDep, request: Request
+) -> RunOut:
+    run = await service.create_run(
+        session, owner=owner, body=body, datasets=request.app.state.datasets, store=store
+    )
+    return service.to_out(run)
+
+
+@router.get("/runs")
+async def list_runs(
+    owner: OwnerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    dataset_id: str | None = None,
+) -> dict[str, Any]:
+    rows, total = await repository.list_owned_runs(
+        session, owner=owner, limit=limit, offset=offset, dataset_id=dataset_id
+    )
+    return {"items": [service.to_out(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/runs/{run_id}")
+async def get_run(run_id: str, owner: OwnerDep, session: SessionDep) -> RunOut:
+    return service.to_out(await service.get_owned(session, owner=owner, run_id=run_id))
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(run_id: str, owner: OwnerDep, session: SessionDep) -> RunOut:
+    return service.to_out(await service.cancel_run(session, owner=owner, run_id=run_id))
+
+
+@router.get("/runs/{run_id}/artifacts")
+async def list_artifacts(
+    run_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep
+) -> dict[str, Any]:
+    run = await service.get_owned(session, owner=owner, run_id=run_id)
+    keys = await asyncio.to_thread(lambda: list(store.list(run.artifacts_prefix)))
+    names = [k.removeprefix(run.artifacts_prefix) for k in keys]
+    return {"items": [{"name": n} for n in names if "/" not in n and n != "checkpoint.pt"]}
+
+
+@router.get("/runs/{run_id}/artifacts/{name}")
+async def get_artifact(run_id: str, name: str, owner: OwnerDep, session: SessionDep, store: StoreDep):
+    run = await service.get_owned(session, owner=owner, run_id=run_id)
+    if not _ARTIFACT.match(name):
+        raise NotFound(f"no artifact {name!r} in run {run_id}")
+    try:
+        stream = await asyncio.to_thread(store.open_stream, run.artifacts_prefix + name)
+    except ObjectNotFound as e:
+        raise NotFound(
+            f"no artifact {name!r} in run {run_id}; list them with GET /api/runs/{run_id}/artifacts"
+        ) from e
+
+    def chunks():
+        with stream:
+            while chunk := stream.read(1 << 16):
+                yield chunk
+
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(chunks(), media_type=media, headers=headers)
+
+
+internal_router = APIRouter(dependencies=[InternalDep], tags=["internal"])
+
+
+@internal_router.post("/internal/runs/{run_id}/events")
+async def post_event(
+    run_id: str,
+    event: dict[str, Any],
+    session: SessionDep,
+    store: StoreDep,
+    request: Request,
+    attempt: int | None = None,
+) -> dict[str, bool]:
+    applied = await service.record_event(
+        session,
+        run_id=run_id,
+        attempt=attempt,
+        event=event,
+        store=store,
+        inference=request.app.state.inference,
+    )
+    return {"applied": applied}

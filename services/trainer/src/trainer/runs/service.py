@@ -1,0 +1,145 @@
+"""Run use cases: create, read, cancel, take progress events, finish. Plain functions, keyword-only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from common.clients import DatasetClient, InferenceClient
+from common.contracts import ModelCard, ModelRegister, RunCreate, RunOut, run_prefix
+from common.errors import Conflict, NotFound, Unprocessable, validation_detail, validation_message
+from common.store import ObjectNotFound, ObjectStore
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trainer.runs import repository as repo
+from trainer.runs.models import Run
+from trainer.training import WeightsMissing, check_backbone_available, parse_config
+
+log = logging.getLogger(__name__)
+
+CARD_NAME = "model_card.json"
+ONNX_NAME = "model.onnx"
+HISTORY_LIMIT = 500
+
+
+def to_out(run: Run) -> RunOut:
+    return RunOut.model_validate(run, from_attributes=True)
+
+
+async def create_run(
+    session: AsyncSession, *, owner: str, body: RunCreate, datasets: DatasetClient, store: ObjectStore
+) -> Run:
+    try:
+        config = parse_config(body.config)
+    except ValidationError as e:
+        detail = validation_detail([{**err, "loc": ("config", *err["loc"])} for err in e.errors()])
+        raise Unprocessable(validation_message(detail), detail=detail, code="invalid_config") from e
+    dataset = await datasets.get_dataset(owner=owner, dataset_id=body.dataset_id)
+    if dataset.verdict == "rejected" or not dataset.manifest_key:
+        raise Unprocessable(f"data set {dataset.id} was rejected at upload; fix it and upload it again")
+    if dataset.kind != body.task:
+        raise Unprocessable(
+            f"data set {dataset.id} holds {dataset.kind} data; create a {dataset.kind} run for it"
+        )
+    try:
+        await asyncio.to_thread(check_backbone_available, config, store=store)
+    except WeightsMissing as e:
+        raise Unprocessable(e.message, code="weights_missing") from e
+    run_id = uuid.uuid4().hex
+    run = Run(
+        id=run_id,
+        owner=owner,
+        dataset_id=dataset.id,
+        task=body.task,
+        status="queued",
+        config=config.model_dump(mode="json"),
+        attempts=0,
+        progress={},
+        metrics={},
+        manifest_key=dataset.manifest_key,
+        artifacts_prefix=run_prefix(run_id),
+        created_at=repo.now(),
+    )
+    return await repo.add_run(session, run)
+
+
+async def get_owned(session: AsyncSession, *, owner: str, run_id: str) -> Run:
+    run = await repo.get_owned_run(session, owner=owner, run_id=run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}; list your runs with GET /api/runs")
+    return run
+
+
+async def cancel_run(session: AsyncSession, *, owner: str, run_id: str) -> Run:
+    run = await get_owned(session, owner=owner, run_id=run_id)
+    if run.status in repo.TERMINAL:
+        raise Conflict(f"run {run_id} already {run.status}; nothing to cancel")
+    repo.finish(run, status="cancelled", error="cancelled by the user")
+    return run
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    attempt: int | None,
+    event: dict[str, Any],
+    store: ObjectStore,
+    inference: InferenceClient,
+) -> bool:
+    """Apply one event from a training process. Returns False when it no longer applies (stale or finished)."""
+    run = await repo.get_run(session, run_id=run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    if run.status != "running" or (attempt is not None and attempt != run.attempts):
+        return False
+    run.heartbeat_at = repo.now()
+    kind = event.get("type")
+    if kind == "succeeded":
+        await finish_succeeded(run, store=store, inference=inference)
+    elif kind == "failed":
+        repo.finish(run, status="failed", error=str(event.get("error") or "training failed"))
+    else:
+        run.progress = {**event, "attempt": run.attempts}
+        if kind == "epoch":
+            history = [*run.metrics.get("history", []), {k: v for k, v in event.items() if k != "type"}]
+            run.metrics = {**run.metrics, "history": history[-HISTORY_LIMIT:]}
+    return True
+
+
+async def finish_succeeded(run: Run, *, store: ObjectStore, inference: InferenceClient) -> None:
+    """Read the model card the training process wrote, register the model, and close the run.
+
+    Works from the stored artifacts alone, so a run whose final event was lost is finished the same way.
+    """
+    card_key = run.artifacts_prefix + CARD_NAME
+    try:
+        raw = await asyncio.to_thread(store.get_bytes, card_key)
+    except ObjectNotFound:
+        repo.finish(run, status="failed", error="training ended without writing a model card")
+        return
+    card = ModelCard.model_validate_json(raw)
+    model = await inference.register_model(
+        owner=run.owner,
+        body=ModelRegister(
+            run_id=run.id,
+            name=f"run-{run.id[:8]}",
+            onnx_key=run.artifacts_prefix + ONNX_NAME,
+            card_key=card_key,
+        ),
+    )
+    repo.finish(
+        run,
+        status="succeeded",
+        model_id=model.id,
+        val_accuracy=card.val_accuracy,
+        metrics={**run.metrics, **card.metrics},
+        progress={**run.progress, "type": "succeeded"},
+    )
+
+
+async def model_card_exists(run: Run, *, store: ObjectStore) -> bool:
+    return await asyncio.to_thread(store.exists, run.artifacts_prefix + CARD_NAME)
