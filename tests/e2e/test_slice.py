@@ -1,0 +1,109 @@
+"""The walking skeleton end to end: upload -> train -> token -> predict, every hop over HTTP."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import httpx
+import pytest
+
+from tests.e2e.images import COLOURS, class_image, image_zip, jpeg_bytes
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for_run(api: httpx.Client, run_id: str, timeout: float = 420) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api.get(f"/api/runs/{run_id}").json()
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            return run
+        time.sleep(1)
+    raise TimeoutError(f"run {run_id} still {run['status']} after {timeout}s: {run.get('progress')}")
+
+
+def error_message(response: httpx.Response) -> str:
+    return response.json()["error"]["message"]
+
+
+def test_upload_train_and_predict_through_the_gateway(api: httpx.Client):
+    upload = api.post("/api/datasets", files={"file": ("colours.zip", image_zip())}, data={"name": "colours"})
+    assert upload.status_code == 201, upload.text
+    dataset = upload.json()
+    assert dataset["class_counts"] == {"blue": 12, "green": 12, "red": 12}
+    assert dataset["verdict"] in ("accepted", "accepted_with_warnings")
+
+    created = api.post("/api/runs", json={"dataset_id": dataset["id"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "queued"
+
+    run = wait_for_run(api, created.json()["id"])
+    assert run["status"] == "succeeded", run
+    assert run["val_accuracy"] >= 0.8
+    assert run["model_id"]
+
+    artifacts = {a["name"] for a in api.get(f"/api/runs/{run['id']}/artifacts").json()["items"]}
+    assert {"model.onnx", "model_card.json"} <= artifacts
+
+    token = api.post(f"/api/models/{run['model_id']}/tokens")
+    assert token.status_code == 201, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['token']}"}
+
+    for name, colour in COLOURS.items():
+        image = jpeg_bytes(class_image(colour, seed=99_000 + len(name)))
+        answer = api.post("/api/predict?top_k=3", files={"file": ("x.jpg", image, "image/jpeg")}, headers=bearer)
+        assert answer.status_code == 200, answer.text
+        top = answer.json()["top_k"]
+        assert top[0]["label"] == name
+        assert [t["probability"] for t in top] == sorted((t["probability"] for t in top), reverse=True)
+        assert abs(sum(t["probability"] for t in top) - 1.0) < 1e-3
+
+
+def empty_zip() -> bytes:
+    buf = io.BytesIO()
+    zipfile.ZipFile(buf, "w").close()
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("filename", "content"),
+    [
+        ("notes.zip", b"this is not a zip archive at all"),
+        ("empty.zip", empty_zip()),
+        ("one.zip", image_zip({"red": COLOURS["red"]})),
+    ],
+    ids=["not-a-zip", "empty-zip", "single-class"],
+)
+def test_bad_upload_gets_a_4xx_with_a_reason(api: httpx.Client, filename: str, content: bytes):
+    response = api.post("/api/datasets", files={"file": (filename, content)}, data={"name": "bad"})
+    assert 400 <= response.status_code < 500, response.text
+    assert error_message(response)
+
+
+def test_unknown_dataset_or_run_answers_404(api: httpx.Client):
+    assert api.post("/api/runs", json={"dataset_id": "0" * 32}).status_code == 404
+    response = api.get(f"/api/runs/{'f' * 32}")
+    assert response.status_code == 404
+    assert "run" in error_message(response)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Basic abc", "Bearer not-a-token", "Bearer tym_" + "A" * 43],
+    ids=["missing", "empty", "wrong-scheme", "malformed", "unknown"],
+)
+def test_predict_with_a_bad_token_gets_401(api: httpx.Client, authorization: str | None):
+    headers = {"Authorization": authorization} if authorization else {}
+    image = jpeg_bytes(class_image(COLOURS["red"], seed=1))
+    response = api.post("/api/predict", files={"file": ("x.jpg", image, "image/jpeg")}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert error_message(response)
+
+
+def test_bad_hyperparameter_gets_422_naming_the_field(api: httpx.Client):
+    upload = api.post("/api/datasets", files={"file": ("colours.zip", image_zip())}, data={"name": "colours"})
+    response = api.post("/api/runs", json={"dataset_id": upload.json()["id"], "config": {"learning_rate": -1}})
+    assert response.status_code == 422
+    assert "config.learning_rate" in error_message(response)
