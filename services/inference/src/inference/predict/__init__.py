@@ -1,0 +1,1 @@
+"""Prediction: authenticate a model token, preprocess images, run the model's ONNX session."""

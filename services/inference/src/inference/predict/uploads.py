@@ -1,0 +1,107 @@
+"""Read images from a request with hard byte caps counted while streaming, before anything is decoded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from inference.predict.errors import (
+    MalformedUpload,
+    MissingUpload,
+    TooManyFiles,
+    UnsupportedUpload,
+    UploadTooLarge,
+)
+
+RAW_BODY_TYPES = ("application/octet-stream",)
+MAX_FORM_FIELDS = 16
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _refuse_declared_length(request: Request, *, max_bytes: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise UploadTooLarge(f"request body is {int(declared)} bytes; the limit is {max_bytes}")
+
+
+async def _capped(request: Request, *, max_bytes: int) -> AsyncIterator[bytes]:
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > max_bytes:
+            raise UploadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
+        yield chunk
+
+
+async def _read_form_files(
+    request: Request, *, field: str, max_bytes: int, max_files: int, too_many_hint: str
+) -> list[tuple[str, bytes]]:
+    parser = MultiPartParser(
+        request.headers,
+        _capped(request, max_bytes=max_bytes),
+        max_files=max_files,
+        max_fields=MAX_FORM_FIELDS,
+        max_part_size=64 * 1024,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as e:
+        if e.message.startswith("Too many files"):
+            raise TooManyFiles(f"at most {max_files} file(s) per request; {too_many_hint}") from e
+        raise MalformedUpload(f"malformed multipart body: {e.message}") from e
+    try:
+        uploads = form.getlist(field)
+        if any(not isinstance(u, UploadFile) for u in uploads):
+            raise MissingUpload(f"multipart field {field!r} must be a file upload, not a text value")
+        if not uploads:
+            raise MissingUpload(f"no multipart field {field!r}; send the image(s) as {field}=@<path>")
+        return [(u.filename or f"{field}[{i}]", await u.read()) for i, u in enumerate(uploads)]
+    finally:
+        await form.close()
+
+
+async def read_one_image(request: Request, *, max_bytes: int) -> tuple[str, bytes]:
+    """(filename, bytes) from a multipart field ``file`` or from a raw ``image/*`` body."""
+    _refuse_declared_length(request, max_bytes=max_bytes)
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        (upload,) = await _read_form_files(
+            request,
+            field="file",
+            max_bytes=max_bytes,
+            max_files=1,
+            too_many_hint="send several images to POST /api/predict/batch as 'files' fields",
+        )
+        return upload
+    if kind.startswith("image/") or kind in RAW_BODY_TYPES:
+        data = b"".join([chunk async for chunk in _capped(request, max_bytes=max_bytes)])
+        return "body", data
+    raise UnsupportedUpload(
+        f"content type {kind or 'missing'!r} is not accepted; send multipart/form-data with a 'file' field, "
+        "or the raw image with an image/* content type"
+    )
+
+
+async def read_many_images(
+    request: Request, *, max_bytes: int, max_file_bytes: int, max_files: int
+) -> list[tuple[str, bytes]]:
+    """(filename, bytes) pairs, in upload order, from the multipart fields ``files``."""
+    _refuse_declared_length(request, max_bytes=max_bytes)
+    if media_type(request) != "multipart/form-data":
+        raise UnsupportedUpload("a batch must be multipart/form-data with one 'files' field per image")
+    images = await _read_form_files(
+        request, field="files", max_bytes=max_bytes, max_files=max_files, too_many_hint="split the batch"
+    )
+    for index, (filename, data) in enumerate(images):
+        if len(data) > max_file_bytes:
+            raise UploadTooLarge(
+                f"file {index} ({filename!r}) is {len(data)} bytes; the limit per image is {max_file_bytes}",
+                detail={"index": index, "filename": filename},
+            )
+    return images
