@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.contracts import Split
+
 from dataset.validation.report import ClassCount, Code, ProblemList
 from dataset.validation.split import sample_per_class, split_class
 
@@ -55,7 +56,7 @@ def select_per_class(
         if count > rules.max_per_class:
             problems.warning(
                 Code.class_capped,
-                f"Class {name!r} has {count} {noun}; the limit is {rules.max_per_class} per class, "
+                f"Class {name!r} has {count} usable {noun}; the limit is {rules.max_per_class} per class, "
                 f"so training will use a random sample of {rules.max_per_class} chosen with seed {seed} "
                 f"(the same sample on every upload with that seed). The other "
                 f"{count - rules.max_per_class} are left out of the data set.",

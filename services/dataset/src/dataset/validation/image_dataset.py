@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common.contracts import ManifestItem
+
 from dataset.validation.classes import ClassRules, assign_splits, select_per_class
 from dataset.validation.duplicates import Fingerprint, drop_exact_duplicates, group_near_duplicates
 from dataset.validation.images import (

@@ -12,8 +12,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from dataset.validation.report import Code
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from dataset.validation.report import Code
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 _KNOWN_SIGNATURES = {

@@ -124,6 +124,7 @@ class ProblemList:
         self.listed: list[Problem] = []
         self.counts: Counter[str] = Counter()
         self.by_severity: Counter[str] = Counter()
+        self.warning_counts: Counter[str] = Counter()
         self.first_error: Problem | None = None
 
     def add(self, code: Code, severity: Severity, message: str, source: str | None = None) -> None:
@@ -132,6 +133,8 @@ class ProblemList:
     def append(self, problem: Problem) -> None:
         self.counts[problem.code.value] += 1
         self.by_severity[problem.severity] += 1
+        if problem.severity == "warning":
+            self.warning_counts[problem.code.value] += 1
         if problem.severity == "error" and self.first_error is None:
             self.first_error = problem
         if len(self.listed) < self.max_listed:
@@ -172,7 +175,7 @@ def summarize(*, kind: DatasetKind, problems: ProblemList, num_items: int, num_c
     if problems.first_error is not None:
         return f"Rejected: {problems.first_error.message}"
     base = f"Accepted: {num_items} {what} in {num_classes} classes"
-    warnings = problems.by_severity["warning"]
-    if warnings:
-        return f"{base}, with {warnings} warning{'s' if warnings != 1 else ''} (see problems)."
+    if problems.by_severity["warning"]:
+        listed = ", ".join(f"{count} {code}" for code, count in problems.warning_counts.most_common())
+        return f"{base}, with warnings ({listed}); see problems."
     return base + "."

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common.contracts import DatasetKind, ManifestItem
+
 from dataset.validation.report import ClassCount, HealthReport, ProblemList, UploadRefused, summarize
 
 

@@ -1,0 +1,144 @@
+"""HTTP API of the dataset service. The gateway forwards ``/api/datasets/...`` here; every request
+carries the internal token and the owner (``X-Trainyard-Owner``), and another owner's ids answer 404."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from common.contracts import DatasetOut
+from common.deps import InternalDep, OwnerDep, StoreDep, get_session
+from common.errors import Unprocessable, validation_detail, validation_message
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dataset.datasets import service
+from dataset.datasets.schemas import DatasetPage, DatasetPreview, UploadForm
+from dataset.datasets.upload import receive_upload
+from dataset.settings import Settings
+from dataset.validation.limits import ValidationLimits
+
+router = APIRouter(dependencies=[InternalDep], tags=["datasets"])
+
+# scope="function": the session commits before the response is sent, so a client that sees 201 can
+# read the data set at once, and a failed commit is an error response rather than a lost 201.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+@asynccontextmanager
+async def _scratch_dir(root: Path) -> AsyncIterator[Path]:
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="upload-", dir=root))
+    try:
+        yield path
+    finally:
+        await asyncio.to_thread(shutil.rmtree, path, True)
+
+
+def _parse_form(fields: dict[str, str]) -> UploadForm:
+    try:
+        return UploadForm.model_validate(fields)
+    except ValidationError as e:
+        detail = validation_detail(list(e.errors()))
+        raise Unprocessable(validation_message(detail), detail=detail, code="validation_error") from e
+
+
+@router.post(
+    "/datasets",
+    status_code=201,
+    response_model=DatasetOut,
+    responses={200: {"description": "the same content and options were uploaded before: that data set"}},
+)
+async def upload_dataset(
+    request: Request, response: Response, owner: OwnerDep, session: Session, store: StoreDep
+) -> DatasetOut:
+    """Multipart: ``file`` plus the text fields of ``UploadForm``. 201 created, 200 already uploaded,
+    413 past the byte cap, 422 rejected (the health report is in ``error.detail.report``)."""
+    settings = _settings(request)
+    async with _scratch_dir(settings.resolved_work_dir) as work_dir:
+        upload = await receive_upload(
+            request, destination=work_dir / "upload", max_file_bytes=settings.limits.upload_max_bytes
+        )
+        form = _parse_form(upload.fields)
+        dataset, created = await service.create_dataset(
+            session=session,
+            store=store,
+            settings=settings,
+            validation_slots=request.app.state.validation_slots,
+            owner=owner,
+            upload=upload,
+            form=form,
+            work_dir=work_dir,
+        )
+    if not created:
+        response.status_code = 200
+    return dataset
+
+
+@router.get("/datasets", response_model=DatasetPage)
+async def list_datasets(
+    owner: OwnerDep,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DatasetPage:
+    """The caller's data sets, newest first; each with a short report (the full one is on GET by id)."""
+    return await service.list_datasets(session, owner=owner, limit=limit, offset=offset)
+
+
+@router.get("/limits", response_model=ValidationLimits)
+async def limits(request: Request) -> ValidationLimits:
+    """The validation limits in force (an operator sets them with TRAINYARD_DATASET_LIMITS__<NAME>)."""
+    return _settings(request).limits
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetOut)
+async def get_dataset(dataset_id: str, owner: OwnerDep, session: Session) -> DatasetOut:
+    return service.to_out(await service.get_owned(session, owner=owner, dataset_id=dataset_id))
+
+
+@router.get("/datasets/{dataset_id}/preview", response_model=DatasetPreview)
+async def preview_dataset(
+    dataset_id: str, owner: OwnerDep, session: Session, store: StoreDep
+) -> DatasetPreview:
+    """Up to 8 thumbnails per class (JPEG data: URLs), or up to 5 sample rows per class."""
+    return await service.preview(session, store, owner=owner, dataset_id=dataset_id)
+
+
+@router.get("/datasets/{dataset_id}/download")
+async def download_dataset(
+    dataset_id: str, owner: OwnerDep, session: Session, store: StoreDep
+) -> StreamingResponse:
+    """The original upload, byte for byte."""
+    row = await service.get_owned(session, owner=owner, dataset_id=dataset_id)
+    body = await service.stream_object(store, row.original_key)
+    media_type = "application/zip" if row.kind == "image" else "text/csv"
+    return StreamingResponse(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.original_filename}"',
+            "Content-Length": str(row.size_bytes),
+        },
+    )
+
+
+@router.delete("/datasets/{dataset_id}", status_code=204)
+async def delete_dataset(dataset_id: str, owner: OwnerDep, session: Session, store: StoreDep) -> Response:
+    """Removes the data set and its objects. The row is committed away first, so a failure while
+    deleting the objects leaves orphans for the sweeper, never a row without objects."""
+    prefix = await service.delete(session, owner=owner, dataset_id=dataset_id)
+    await session.commit()
+    await asyncio.to_thread(store.delete_prefix, prefix)
+    return Response(status_code=204)

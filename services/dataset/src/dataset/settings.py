@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from common.settings import ServiceSettings
+from pydantic import Field
+
+from dataset.validation.limits import ValidationLimits
+
+
+class Settings(ServiceSettings):
+    service_name = "dataset"
+
+    limits: ValidationLimits = Field(
+        default_factory=ValidationLimits,
+        description="validation limits; set one with TRAINYARD_DATASET_LIMITS__<NAME>",
+    )
+    default_seed: int = Field(42, ge=0, description="split and sampling seed when the upload names none")
+    decode_threads: int = Field(2, ge=1, le=32, description="threads decoding images of one upload")
+    max_concurrent_validations: int = Field(
+        2, ge=1, le=64, description="uploads validated at once; others wait (bounds memory)"
+    )
+    work_dir: Path | None = Field(None, description="scratch space for uploads; default data_dir/tmp/dataset")
+    sweep_interval_s: float = Field(600.0, gt=0, description="how often orphan objects are swept")
+    sweep_grace_s: float = Field(
+        3600.0, ge=0, description="objects younger than this are never swept (an upload may be committing)"
+    )
+
+    @property
+    def resolved_work_dir(self) -> Path:
+        return self.work_dir or self.data_dir / "tmp" / "dataset"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
