@@ -18,7 +18,7 @@ def owner_headers(owner: str = "alice") -> dict[str, str]:
     return {INTERNAL_TOKEN_HEADER: INTERNAL_TOKEN, OWNER_HEADER: owner}
 
 
-def test_settings(*, data_dir: Path, database_url: str, **overrides) -> Settings:
+def make_settings(*, data_dir: Path, database_url: str, **overrides) -> Settings:
     return Settings(
         environment="test",
         data_dir=data_dir,
@@ -38,3 +38,23 @@ async def serve(settings: Settings, *, store: ObjectStore | None = None) -> Asyn
         async with httpx.AsyncClient(transport=transport, base_url="http://dataset", timeout=120) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+async def post_dataset(
+    client: httpx.AsyncClient, filename: str, content: bytes, *, owner: str = "alice", **fields: str
+) -> httpx.Response:
+    return await client.post(
+        "/datasets", headers=owner_headers(owner), files={"file": (filename, content)}, data=fields
+    )
+
+
+def report_of(response: httpx.Response) -> dict:
+    """The health report of an accepted (201/200) or rejected (422) upload."""
+    body = response.json()
+    if response.status_code == 422:
+        return body["error"]["detail"]["report"]
+    return body["report"]
+
+
+def codes_of(response: httpx.Response) -> set[str]:
+    return set(report_of(response)["problem_counts"])

@@ -197,7 +197,10 @@ def list_members(archive: zipfile.ZipFile, *, limits: ValidationLimits) -> Archi
     declared_total = 0
     for info in infos:
         _check_entry_is_safe(info)
+        # Early refusals from what the headers declare; read_member checks the bytes actually produced.
         declared_total += info.file_size
+        if _ratio_exceeded(info.file_size, info.compress_size, limits):
+            raise _ratio_bomb(info.filename, info.compress_size, info.file_size, limits, declared=True)
         if info.file_size > limits.zip_max_entry_bytes:
             raise _entry_too_large(info.filename, info.file_size, limits)
     if declared_total > limits.zip_max_total_bytes:
@@ -235,6 +238,21 @@ def _total_too_large(size: int, limits: ValidationLimits):
     )
 
 
+def _ratio_exceeded(decompressed: int, compressed: int, limits: ValidationLimits) -> bool:
+    ratio = decompressed / max(compressed, 1)
+    return decompressed > limits.zip_ratio_floor_bytes and ratio > limits.zip_max_ratio
+
+
+def _ratio_bomb(name: str, compressed: int, decompressed: int, limits: ValidationLimits, *, declared: bool):
+    how = "declares" if declared else "gave"
+    return refuse(
+        Code.zip_ratio_exceeded,
+        f"Entry {name!r} expands more than {limits.zip_max_ratio:g} times ({compressed} compressed bytes "
+        f"{how} {decompressed}): a zip bomb; the upload is refused.",
+        name,
+    )
+
+
 class EntryUnreadable(Exception):
     """One entry cannot be read (damaged data, unsupported compression); the others may be fine."""
 
@@ -256,14 +274,8 @@ def read_member(archive: zipfile.ZipFile, member: ZipMember, *, budget: ReadBudg
                     raise _entry_too_large(info.filename, len(out), limits)
                 if budget.total > limits.zip_max_total_bytes:
                     raise _total_too_large(budget.total, limits)
-                if len(out) > limits.zip_ratio_floor_bytes and len(out) / compressed > limits.zip_max_ratio:
-                    raise refuse(
-                        Code.zip_ratio_exceeded,
-                        f"Entry {info.filename!r} expands more than {limits.zip_max_ratio:g} times "
-                        f"({compressed} compressed bytes gave {len(out)} so far): a zip bomb; "
-                        "the upload is refused.",
-                        info.filename,
-                    )
+                if _ratio_exceeded(len(out), compressed, limits):
+                    raise _ratio_bomb(info.filename, compressed, len(out), limits, declared=False)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
         raise EntryUnreadable(str(e) or type(e).__name__) from e
     return bytes(out)
