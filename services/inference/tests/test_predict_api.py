@@ -259,6 +259,14 @@ async def test_batch_with_too_many_files_is_a_413(capped):
     assert "at most 3" in response.json()["error"]["message"]
 
 
+async def test_batch_body_over_the_batch_cap_is_a_413(capped):
+    client, headers = capped
+    files = [("files", (f"{i}.png", b"x" * 4000, "image/png")) for i in range(3)]
+    response = await client.post("/predict/batch", files=files, headers=headers)
+    assert response.status_code == 413
+    assert "10240" in response.json()["error"]["message"]
+
+
 async def test_batch_file_over_the_per_image_cap_is_named(capped):
     client, headers = capped
     files = [("files", png_file(RED, "ok.png")), ("files", ("huge.png", b"x" * 5000, "image/png"))]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -164,6 +166,32 @@ def test_decode_image_refuses_what_it_cannot_decode(data, message):
 def test_decode_image_refuses_too_many_pixels_before_decoding():
     with pytest.raises(ImageTooLarge, match="40x30 = 1200 pixels; the limit is 1000"):
         decode_image(encode(_uniform("RGB", (0, 0, 0), size=(40, 30))), max_pixels=1000)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares its size but holds no pixels: a decompression bomb as its header presents it."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param((9_000, 9_000), id="over-our-cap"),
+        pytest.param((20_000, 20_000), id="over-pils-own-cap"),
+    ],
+)
+def test_decompression_bomb_is_refused_from_its_header(size):
+    with pytest.raises(ImageTooLarge, match="too many pixels|limit is 64000000"):
+        decode_image(png_header_only(*size), max_pixels=64_000_000)
 
 
 def test_preprocess_batch_stacks_in_order():
