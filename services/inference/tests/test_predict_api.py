@@ -229,6 +229,14 @@ async def test_body_over_the_cap_is_a_413(capped):
     assert "4096" in response.json()["error"]["message"]
 
 
+async def test_multipart_image_over_the_cap_is_a_413(capped):
+    client, headers = capped
+    files = {"file": ("big.png", b"x" * 5000, "image/png")}
+    response = await client.post("/predict", files=files, headers=headers)
+    assert response.status_code == 413
+    assert "'big.png' is 5000 bytes; the limit is 4096" in response.json()["error"]["message"]
+
+
 async def test_body_over_the_cap_is_refused_while_streaming_without_content_length(capped):
     client, headers = capped
 

@@ -18,6 +18,8 @@ from inference.predict.errors import (
 
 RAW_BODY_TYPES = ("application/octet-stream",)
 MAX_FORM_FIELDS = 16
+# Boundaries and part headers around the image in a multipart body.
+MULTIPART_ALLOWANCE = 64 * 1024
 
 
 def media_type(request: Request) -> str:
@@ -67,21 +69,26 @@ async def _read_form_files(
 
 
 async def read_one_image(request: Request, *, max_bytes: int) -> tuple[str, bytes]:
-    """(filename, bytes) from a multipart field ``file`` or from a raw ``image/*`` body."""
-    _refuse_declared_length(request, max_bytes=max_bytes)
+    """(filename, bytes) from a multipart field ``file`` or from a raw ``image/*`` body.
+
+    ``max_bytes`` caps the image; a multipart body may exceed it by ``MULTIPART_ALLOWANCE`` of framing.
+    """
     kind = media_type(request)
     if kind == "multipart/form-data":
-        (upload,) = await _read_form_files(
+        _refuse_declared_length(request, max_bytes=max_bytes + MULTIPART_ALLOWANCE)
+        ((filename, data),) = await _read_form_files(
             request,
             field="file",
-            max_bytes=max_bytes,
+            max_bytes=max_bytes + MULTIPART_ALLOWANCE,
             max_files=1,
             too_many_hint="send several images to POST /api/predict/batch as 'files' fields",
         )
-        return upload
+        if len(data) > max_bytes:
+            raise UploadTooLarge(f"image {filename!r} is {len(data)} bytes; the limit is {max_bytes}")
+        return filename, data
     if kind.startswith("image/") or kind in RAW_BODY_TYPES:
-        data = b"".join([chunk async for chunk in _capped(request, max_bytes=max_bytes)])
-        return "body", data
+        _refuse_declared_length(request, max_bytes=max_bytes)
+        return "body", b"".join([chunk async for chunk in _capped(request, max_bytes=max_bytes)])
     raise UnsupportedUpload(
         f"content type {kind or 'missing'!r} is not accepted; send multipart/form-data with a 'file' field, "
         "or the raw image with an image/* content type"
