@@ -20,7 +20,7 @@ from dataset.validation.report import Code, refuse
 from dataset.validation.text_reader import LABEL_NAMES, SCORE_NAMES, TEXT_NAMES, Table
 
 # Score scales we recognise, tried in order; the first that contains every value is used.
-SCALES: tuple[tuple[float, float], ...] = ((-1, 1), (0, 1), (1, 5), (0, 5), (1, 10), (0, 10), (0, 100))
+SCALES: tuple[tuple[float, float], ...] = ((0, 1), (-1, 1), (1, 5), (0, 5), (1, 10), (0, 10), (0, 100))
 NEGATIVE_BELOW, POSITIVE_ABOVE = 0.4, 0.6  # positions on the scale, 0 = its low end, 1 = its high end
 
 
@@ -82,6 +82,19 @@ def _ambiguous(table: Table, reason: str) -> Exception:
     )
 
 
+def _looks_like_labels(column: list[str], *, max_classes: int) -> bool:
+    """Few distinct values (classes), or numbers (scores) that are not a running identifier."""
+    if not column:
+        return False
+    distinct = set(column)
+    if len(distinct) <= max_classes:
+        return True
+    if not all(_is_number(v) for v in distinct):
+        return False
+    is_identifier = len(distinct) == len(column) and all(float(v).is_integer() for v in distinct)
+    return not is_identifier
+
+
 def choose_columns(
     table: Table, *, text_column: str | None, label_column: str | None, max_classes: int
 ) -> ColumnChoice:
@@ -106,9 +119,7 @@ def choose_columns(
     width = len(table.columns)
     values = [[r[i].strip() for r in sample if i < len(r) and r[i].strip()] for i in range(width)]
     mean_length = [statistics.fmean(len(v) for v in col) if col else 0.0 for col in values]
-    label_like = [
-        bool(col) and (len(set(col)) <= max_classes or all(_is_number(v) for v in col)) for col in values
-    ]
+    label_like = [_looks_like_labels(col, max_classes=max_classes) for col in values]
     if len(texts) != 1:
         ranked = sorted(range(width), key=lambda i: mean_length[i], reverse=True)
         if width < 2 or (len(ranked) > 2 and mean_length[ranked[1]] * 1.5 > mean_length[ranked[0]]):
