@@ -148,3 +148,19 @@ async def test_refused_upload_leaves_nothing_stored(client, local_store):
     assert list(local_store.list("datasets/")) == []
     listing = await client.get("/datasets", headers=owner_headers())
     assert listing.json()["total"] == 0
+
+
+async def test_rejected_report_still_counts_each_class(client):
+    response = await post_dataset(client, "upload.zip", corpus.image_zip({"cats": 12, "dogs": 9}))
+
+    classes = {c["name"]: c["found"] for c in report_of(response)["classes"]}
+    assert classes == {"cats": 12, "dogs": 9}
+    assert "'dogs' has 9 usable images" in response.json()["error"]["message"]
+
+
+async def test_images_in_subfolders_belong_to_their_class_folder(client):
+    response = await post_dataset(
+        client, "upload.zip", corpus.image_zip({"cats": 12, "dogs": 12}, extra=[("cats/kittens/k.jpg", JPEG)])
+    )
+
+    assert response.json()["class_counts"] == {"cats": 13, "dogs": 12}

@@ -114,3 +114,8 @@ def assign_splits(
             ClassCount(name=name, found=found[name], used=len(items), train=len(items) - val, val=val)
         )
     return splits, counts
+
+
+def unsplit_counts(members: dict[str, list[int]], used: dict[str, list[int]]) -> list[ClassCount]:
+    """Per-class counts of a rejected set: what was found and would be used, with no split."""
+    return [ClassCount(name=name, found=len(members[name]), used=len(used[name])) for name in sorted(members)]

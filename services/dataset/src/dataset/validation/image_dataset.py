@@ -1,5 +1,9 @@
 """Validate a zip of images (one folder per class) and build the normalized pack.
 
+Layout: ``<class>/<image>``, optionally all under one top-level folder; images in deeper folders
+belong to their class folder (``cats/kittens/a.jpg`` is a cat). Empty class folders count as classes
+(and fail the per-class minimum), so a forgotten folder is reported rather than silently ignored.
+
 Blocking and CPU-heavy: the service calls it through ``asyncio.to_thread``. Entries are read one at a
 time from the archive; decoding runs on a small thread pool with a bounded number in flight, so
 memory stays at a few images whatever the archive holds.
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from common.contracts import ManifestItem
 
-from dataset.validation.classes import ClassRules, assign_splits, select_per_class
+from dataset.validation.classes import ClassRules, assign_splits, select_per_class, unsplit_counts
 from dataset.validation.duplicates import Fingerprint, drop_exact_duplicates, group_near_duplicates
 from dataset.validation.images import (
     DecodedImage,
@@ -269,11 +273,15 @@ def _finish(
         "modes": dict(Counter(accepted[i].image.mode for i in kept)),
     }
     if problems.first_error is not None:
-        return ValidationResult(
-            report=build_report(
-                kind="image", problems=problems, distribution=distribution, details=details, limits=shown
-            )
+        report = build_report(
+            kind="image",
+            problems=problems,
+            classes=unsplit_counts(members, used),
+            distribution=distribution,
+            details=details,
+            limits=shown,
         )
+        return ValidationResult(report=report)
 
     found = {name: len(items) for name, items in members.items()}
     splits, counts = assign_splits(

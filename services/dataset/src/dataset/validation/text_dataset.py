@@ -11,7 +11,7 @@ from pathlib import Path
 
 from common.contracts import ManifestItem
 
-from dataset.validation.classes import ClassRules, assign_splits, select_per_class
+from dataset.validation.classes import ClassRules, assign_splits, select_per_class, unsplit_counts
 from dataset.validation.duplicates import Fingerprint, drop_exact_duplicates
 from dataset.validation.limits import ValidationLimits
 from dataset.validation.report import Code, ProblemList, UploadRefused, refuse
@@ -163,7 +163,12 @@ def validate_text_table(
     distribution = {"text_chars": describe_numbers([len(labelled[i][1]) for i in kept])}
     if problems.first_error is not None:
         report = build_report(
-            kind="text", problems=problems, distribution=distribution, details=details, limits=shown
+            kind="text",
+            problems=problems,
+            classes=unsplit_counts(members, used),
+            distribution=distribution,
+            details=details,
+            limits=shown,
         )
         return ValidationResult(report=report)
 
