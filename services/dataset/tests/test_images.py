@@ -137,9 +137,14 @@ def test_unusable_image_raises_its_reason(data, code):
     assert problem.value.code == code
 
 
-def test_executable_is_named_in_the_message():
-    with pytest.raises(ImageProblem, match="Windows executable"):
-        decode(corpus.windows_executable())
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [(corpus.windows_executable(), "Windows executable"), (b"\x00\x00\x00\x18ftypheic" + bytes(64), "HEIC")],
+    ids=["executable", "heic"],
+)
+def test_unsupported_file_is_named_in_the_message(data, words):
+    with pytest.raises(ImageProblem, match=words):
+        decode(data)
 
 
 def test_dhash_is_close_for_a_recompressed_copy_and_far_for_another_image():

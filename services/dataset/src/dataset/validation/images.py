@@ -60,6 +60,8 @@ def _describe_unknown(data: bytes) -> str:
     for signature, what in _KNOWN_SIGNATURES.items():
         if data.startswith(signature):
             return f"it is {what}, not an image"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif"):
+        return "it is a HEIC/AVIF photo; convert it to JPEG or PNG"
     return "it is not a JPEG, PNG, WebP, BMP or GIF image"
 
 
