@@ -164,3 +164,12 @@ async def test_images_in_subfolders_belong_to_their_class_folder(client):
     )
 
     assert response.json()["class_counts"] == {"cats": 13, "dogs": 12}
+
+
+async def test_class_names_differing_only_in_case_are_flagged(client):
+    response = await post_dataset(
+        client, "upload.zip", corpus.image_zip({"cats": 12, "Cats": 12, "dogs": 12})
+    )
+
+    assert response.status_code == 201
+    assert "label_case_variants" in codes_of(response)

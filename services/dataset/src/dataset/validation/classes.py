@@ -3,6 +3,7 @@ what happens to classes above the cap, imbalance, and the split."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from common.contracts import Split
@@ -62,8 +63,22 @@ def select_per_class(
                 f"{count - rules.max_per_class} are left out of the data set.",
                 name,
             )
+    _warn_on_case_variants(names, problems)
     _warn_on_imbalance(members=members, used=used, rules=rules, problems=problems)
     return used
+
+
+def _warn_on_case_variants(labels: list[str], problems: ProblemList) -> None:
+    by_folded: dict[str, list[str]] = defaultdict(list)
+    for label in sorted(labels):
+        by_folded[label.casefold()].append(label)
+    for variants in by_folded.values():
+        if len(variants) > 1:
+            problems.warning(
+                Code.label_case_variants,
+                f"Classes {', '.join(repr(v) for v in variants)} differ only in case and stay separate; "
+                "write them the same way if they mean one class.",
+            )
 
 
 def _warn_on_imbalance(

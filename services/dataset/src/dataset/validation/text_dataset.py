@@ -75,20 +75,6 @@ def _rows_to_examples(
     return examples
 
 
-def _warn_on_case_variants(labels: set[str], problems: ProblemList) -> None:
-    by_folded: dict[str, list[str]] = defaultdict(list)
-    for label in sorted(labels):
-        by_folded[label.casefold()].append(label)
-    for variants in by_folded.values():
-        if len(variants) > 1:
-            problems.warning(
-                Code.label_case_variants,
-                f"Labels {', '.join(repr(v) for v in variants)} differ only in case and are separate "
-                "classes; "
-                "write them the same way if they mean one class.",
-            )
-
-
 def validate_text_table(
     *,
     table_path: Path,
@@ -140,7 +126,6 @@ def validate_text_table(
             f"Column {table.columns[choice.label]!r} holds numbers, read as sentiment {bins.describe()}.",
         )
     labelled = [(source, text, mapping[raw]) for source, text, raw in examples]
-    _warn_on_case_variants({label for _s, _t, label in labelled}, problems)
 
     prints = [Fingerprint(label=label, source=source, key=text) for source, text, label in labelled]
     dropped = drop_exact_duplicates(prints, problems=problems, noun="text")
