@@ -89,3 +89,23 @@ async def test_scratch_space_is_emptied_after_every_upload(client, status):
 
     assert response.status_code == status
     assert list(client.app.state.settings.resolved_work_dir.iterdir()) == []
+
+
+async def test_delete_succeeds_when_the_store_fails_and_the_sweeper_finishes_it(
+    client, local_store, monkeypatch
+):
+    dataset_id = (await post_dataset(client, "pets.zip", IMAGES)).json()["id"]
+
+    def broken_delete(prefix):
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(local_store, "delete_prefix", broken_delete)
+    response = await client.delete(f"/datasets/{dataset_id}", headers=owner_headers())
+    monkeypatch.undo()
+
+    assert response.status_code == 204
+    assert (await client.get(f"/datasets/{dataset_id}", headers=owner_headers())).status_code == 404
+    swept = await sweep_orphans(
+        store=local_store, sessionmaker=client.app.state.sessionmaker, grace_s=0, now=time.time() + 1
+    )
+    assert swept == [dataset_id]

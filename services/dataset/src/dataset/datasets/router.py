@@ -4,6 +4,7 @@ carries the internal token and the owner (``X-Trainyard-Owner``), and another ow
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from dataset.datasets.upload import receive_upload
 from dataset.settings import Settings
 from dataset.validation.limits import ValidationLimits
 
+log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[InternalDep], tags=["datasets"])
 
 # scope="function": the session commits before the response is sent, so a client that sees 201 can
@@ -140,5 +142,8 @@ async def delete_dataset(dataset_id: str, owner: OwnerDep, session: Session, sto
     deleting the objects leaves orphans for the sweeper, never a row without objects."""
     prefix = await service.delete(session, owner=owner, dataset_id=dataset_id)
     await session.commit()
-    await asyncio.to_thread(store.delete_prefix, prefix)
+    try:
+        await asyncio.to_thread(store.delete_prefix, prefix)
+    except Exception:  # noqa: BLE001 - the data set is gone for the user; the sweeper retries the objects
+        log.exception("deleting the objects under %s failed; the sweeper will remove them", prefix)
     return Response(status_code=204)
