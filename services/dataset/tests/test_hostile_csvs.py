@@ -182,3 +182,23 @@ async def test_empty_and_short_rows_are_reported(client):
 
     assert response.status_code == 201
     assert report_of(response)["problem_counts"]["empty_row"] == 3
+
+
+async def test_sentiment_scores_become_negative_neutral_positive(client):
+    texts = [t for t, _ in corpus.text_rows({"x": 330})]
+    scores = (
+        [-0.8 + 0.01 * (i % 20) for i in range(110)]
+        + [0.0] * 110
+        + [0.9 - 0.01 * (i % 20) for i in range(110)]
+    )
+    content = "review,score\r\n" + "".join(f"{t},{s:.2f}\r\n" for t, s in zip(texts, scores, strict=True))
+
+    response = await post_dataset(client, "reviews.csv", content.encode())
+
+    assert response.status_code == 201, response.text
+    assert response.json()["class_counts"] == {"negative": 110, "neutral": 110, "positive": 110}
+    report = report_of(response)
+    assert "label_mapped" in codes_of(response)
+    assert (
+        "-1..1 scale: below -0.2 is 'negative', above 0.2 is 'positive'" in report["details"]["label_mapping"]
+    )
