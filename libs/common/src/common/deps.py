@@ -40,7 +40,8 @@ def get_owner(request: Request) -> str:
     return owner
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a 2xx means the row is there.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 OwnerDep = Annotated[str, Depends(get_owner)]
 InternalDep = Depends(require_internal)

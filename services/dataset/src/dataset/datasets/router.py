@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 from common.contracts import DatasetOut
-from common.deps import InternalDep, OwnerDep, StoreDep, get_session
+from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
 from common.errors import Unprocessable, validation_detail, validation_message
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dataset.datasets import service
 from dataset.datasets.schemas import DatasetPage, DatasetPreview, UploadForm
@@ -29,9 +28,6 @@ from dataset.validation.limits import ValidationLimits
 log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[InternalDep], tags=["datasets"])
 
-# scope="function": the session commits before the response is sent, so a client that sees 201 can
-# read the data set at once, and a failed commit is an error response rather than a lost 201.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def _settings(request: Request) -> Settings:
@@ -63,7 +59,7 @@ def _parse_form(fields: dict[str, str]) -> UploadForm:
     responses={200: {"description": "the same content and options were uploaded before: that data set"}},
 )
 async def upload_dataset(
-    request: Request, response: Response, owner: OwnerDep, session: Session, store: StoreDep
+    request: Request, response: Response, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> DatasetOut:
     """Multipart: ``file`` plus the text fields of ``UploadForm``. 201 created, 200 already uploaded,
     413 past the byte cap, 422 rejected (the health report is in ``error.detail.report``)."""
@@ -91,7 +87,7 @@ async def upload_dataset(
 @router.get("/datasets", response_model=DatasetPage)
 async def list_datasets(
     owner: OwnerDep,
-    session: Session,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DatasetPage:
@@ -106,13 +102,13 @@ async def limits(request: Request) -> ValidationLimits:
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetOut)
-async def get_dataset(dataset_id: str, owner: OwnerDep, session: Session) -> DatasetOut:
+async def get_dataset(dataset_id: str, owner: OwnerDep, session: SessionDep) -> DatasetOut:
     return service.to_out(await service.get_owned(session, owner=owner, dataset_id=dataset_id))
 
 
 @router.get("/datasets/{dataset_id}/preview", response_model=DatasetPreview)
 async def preview_dataset(
-    dataset_id: str, owner: OwnerDep, session: Session, store: StoreDep
+    dataset_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> DatasetPreview:
     """Up to 8 thumbnails per class (JPEG data: URLs), or up to 5 sample rows per class."""
     return await service.preview(session, store, owner=owner, dataset_id=dataset_id)
@@ -120,7 +116,7 @@ async def preview_dataset(
 
 @router.get("/datasets/{dataset_id}/download")
 async def download_dataset(
-    dataset_id: str, owner: OwnerDep, session: Session, store: StoreDep
+    dataset_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> StreamingResponse:
     """The original upload, byte for byte."""
     row = await service.get_owned(session, owner=owner, dataset_id=dataset_id)
@@ -137,7 +133,7 @@ async def download_dataset(
 
 
 @router.delete("/datasets/{dataset_id}", status_code=204)
-async def delete_dataset(dataset_id: str, owner: OwnerDep, session: Session, store: StoreDep) -> Response:
+async def delete_dataset(dataset_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep) -> Response:
     """Removes the data set and its objects. The row is committed away first, so a failure while
     deleting the objects leaves orphans for the sweeper, never a row without objects."""
     prefix = await service.delete(session, owner=owner, dataset_id=dataset_id)
