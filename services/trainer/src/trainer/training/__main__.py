@@ -1,0 +1,87 @@
+"""``python -m trainer.training --spec spec.json`` (or ``--spec-json '<json>'``): one training run.
+
+The same entrypoint runs in a local worker process and in a Kubernetes Job. Exit 0 after reporting
+``{"type": "succeeded", "result": ...}``; exit 1 after reporting ``{"type": "failed", "error": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from common.contracts import TrainingSpec
+from common.store import store_from_settings
+from pydantic import ValidationError
+
+from trainer.training.config import parse_config
+from trainer.training.errors import TrainingError
+from trainer.training.reporting import HttpReporter, PrintReporter
+from trainer.training.settings import TrainingSettings
+
+log = logging.getLogger("trainer.training")
+
+
+def parse_args(argv: list[str] | None) -> TrainingSpec:
+    parser = argparse.ArgumentParser(prog="python -m trainer.training", description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--spec", type=Path, help="path of a TrainingSpec JSON file")
+    source.add_argument("--spec-json", help="the TrainingSpec as a JSON string")
+    args = parser.parse_args(argv)
+    raw = args.spec.read_text() if args.spec else args.spec_json
+    return TrainingSpec.model_validate_json(raw)
+
+
+def failure_message(error: BaseException) -> str:
+    """What the run's error says: the actionable message of our errors, the field of a config error."""
+    if isinstance(error, TrainingError):
+        return error.message
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
+        )
+        return f"invalid training config: {problems}"
+    return (
+        f"training crashed ({type(error).__name__}: {error}); retry the run, and report it if it fails again"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    spec = parse_args(argv)
+    settings = TrainingSettings()
+    if settings.worker_threads:
+        import torch
+
+        torch.set_num_threads(settings.worker_threads)
+    reporter = (
+        HttpReporter(
+            url=spec.report_url,
+            token=settings.internal_token,
+            timeout_s=settings.report_timeout_s,
+            attempts=settings.report_attempts,
+        )
+        if spec.report_url
+        else PrintReporter()
+    )
+    try:
+        parse_config(spec.config)  # a bad config fails before torch is even imported
+        from trainer.training.run import run_training
+
+        result = run_training(
+            spec, store=store_from_settings(settings), report=reporter, weights_dir=settings.weights_dir
+        )
+    except Exception as e:  # every failure becomes a 'failed' event a person can read
+        traceback.print_exc()
+        reporter({"type": "failed", "error": failure_message(e)})
+        reporter.close()
+        return 1
+    reporter({"type": "succeeded", "result": result.model_dump()})
+    reporter.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

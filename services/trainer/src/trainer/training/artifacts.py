@@ -1,0 +1,155 @@
+"""Reports a person reads after a run: metrics, curves, confusion matrix, per-class scores, example grids."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from common.store import ObjectStore  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+GRID = 5
+
+
+def put_json(store: ObjectStore, key: str, value: Any) -> str:
+    store.put_bytes(key, json.dumps(value, indent=2).encode(), content_type="application/json")
+    return key
+
+
+def put_figure(store: ObjectStore, key: str, figure: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    store.put_bytes(key, buffer.getvalue(), content_type="image/png")
+    return key
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """[true, predicted] counts."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def per_class_scores(matrix: np.ndarray, classes: list[str]) -> dict[str, dict[str, float | int]]:
+    true_pos = np.diag(matrix).astype(np.float64)
+    predicted, actual = matrix.sum(0), matrix.sum(1)
+    precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
+    recall = np.divide(true_pos, actual, out=np.zeros_like(true_pos), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(true_pos), where=denom > 0)
+    return {
+        name: {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": int(actual[i])}
+        for i, name in enumerate(classes)
+    }
+
+
+def curves_figure(history: list[dict[str, Any]]) -> plt.Figure:
+    epochs = [row["epoch"] for row in history]
+    figure, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    for ax, metric, title in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
+        ax.plot(epochs, [row[f"train_{metric}"] for row in history], label="train")
+        ax.plot(epochs, [row[f"val_{metric}"] for row in history], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return figure
+
+
+def confusion_figure(matrix: np.ndarray, classes: list[str]) -> plt.Figure:
+    side = min(max(4.0, 0.6 * len(classes) + 2), 20.0)
+    figure, ax = plt.subplots(figsize=(side, side), layout="constrained")
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(classes) <= 25:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for (row, col), count in np.ndenumerate(matrix):
+            ax.text(
+                col,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                color="white" if count > threshold else "black",
+            )
+    return figure
+
+
+def _fit(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def grid_image(pixels: np.ndarray, captions: list[tuple[str, str]], *, ok: bool, cell: int = 150) -> bytes:
+    """PNG of up to 5x5 images (uint8 NHWC), each under its (true, predicted) caption. Drawn with PIL:
+    25 matplotlib subplots cost a second per grid."""
+    caption_h = 30
+    canvas = Image.new("RGB", (GRID * cell, GRID * (cell + caption_h)), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=12)
+    if len(pixels) == 0:
+        draw.text((10, 10), "no images in this group", fill="black", font=font)
+    for k, (image, (truth, predicted)) in enumerate(zip(pixels[: GRID * GRID], captions, strict=False)):
+        x, y = (k % GRID) * cell, (k // GRID) * (cell + caption_h)
+        canvas.paste(
+            Image.fromarray(image).resize((cell - 6, cell - 6), Image.BILINEAR), (x + 3, y + caption_h)
+        )
+        draw.text((x + 3, y + 2), _fit(f"true: {truth}"), fill="black", font=font)
+        draw.text(
+            (x + 3, y + 15), _fit(f"pred: {predicted}"), fill="darkgreen" if ok else "firebrick", font=font
+        )
+    buffer = io.BytesIO()
+    canvas.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def write_reports(
+    *,
+    store: ObjectStore,
+    prefix: str,
+    classes: list[str],
+    history: list[dict[str, Any]],
+    labels: np.ndarray,
+    logits: np.ndarray,
+    val_pixels: np.ndarray,
+    seed: int,
+) -> dict[str, str]:
+    """curves.png, confusion_matrix.{png,json}, per_class.json, grid_{correct,incorrect}.png; name -> key."""
+    predictions = logits.argmax(1)
+    matrix = confusion_matrix(labels, predictions, len(classes))
+    keys = {
+        "curves.png": put_figure(store, prefix + "curves.png", curves_figure(history)),
+        "confusion_matrix.png": put_figure(
+            store, prefix + "confusion_matrix.png", confusion_figure(matrix, classes)
+        ),
+        "confusion_matrix.json": put_json(
+            store,
+            prefix + "confusion_matrix.json",
+            {"classes": classes, "matrix": matrix.tolist(), "rows": "true"},
+        ),
+        "per_class.json": put_json(store, prefix + "per_class.json", per_class_scores(matrix, classes)),
+    }
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    probabilities /= probabilities.sum(1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    for name, chosen in (
+        ("grid_correct.png", predictions == labels),
+        ("grid_incorrect.png", predictions != labels),
+    ):
+        picked = rng.permutation(np.flatnonzero(chosen))[: GRID * GRID]
+        captions = [
+            (classes[labels[i]], f"{classes[predictions[i]]} ({probabilities[i].max():.0%})") for i in picked
+        ]
+        png = grid_image(val_pixels[picked], captions, ok=name == "grid_correct.png")
+        store.put_bytes(prefix + name, png, content_type="image/png")
+        keys[name] = prefix + name
+    return keys

@@ -1,0 +1,63 @@
+"""What both training modes need: one object built by ``run_training``, passed to ``quick``/``finetune``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.training.checkpoint import CheckpointStore
+from trainer.training.config import ImageTrainConfig
+from trainer.training.data import ImageSet
+from trainer.training.device import Device
+from trainer.training.models import ImageClassifier
+from trainer.training.preprocessing import Preprocessing
+
+IMBALANCE_RATIO = 1.5
+
+
+@dataclass
+class TrainingContext:
+    config: ImageTrainConfig
+    image_set: ImageSet
+    model: ImageClassifier
+    prep: Preprocessing
+    device: Device
+    generator: torch.Generator
+    checkpoints: CheckpointStore
+    report: Callable[[dict], None]
+    loss_fn: nn.Module
+    class_weights: list[float] | None
+    probe_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def class_weights(config: ImageTrainConfig, train_counts: list[int]) -> list[float] | None:
+    """'balanced': n / (classes * count); 'auto': balanced once the largest class is 1.5x the smallest."""
+    counts = np.asarray(train_counts, dtype=np.float64)
+    imbalanced = counts.max() >= IMBALANCE_RATIO * counts.min()
+    if config.class_weighting == "none" or (config.class_weighting == "auto" and not imbalanced):
+        return None
+    return (counts.sum() / (len(counts) * counts)).tolist()
+
+
+def make_loss(config: ImageTrainConfig, weights: list[float] | None, device: Device) -> nn.Module:
+    weight = torch.tensor(weights, dtype=torch.float32, device=device.torch) if weights else None
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Index batches of a fresh permutation; the last partial batch is dropped when there is a full one
+    (a batch of one breaks batch norm and adds noise)."""
+    order = torch.randperm(n, generator=generator)
+    batches = list(order.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(n // batch_size, 1)

@@ -1,0 +1,71 @@
+"""ONNX export (input "input" [batch,3,S,S] float32, output "logits" [batch,classes]) and its check
+against PyTorch on the whole validation set."""
+
+from __future__ import annotations
+
+import copy
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from trainer.training.errors import ExportMismatch
+
+OPSET = 17
+CHECK_BATCH = 64
+
+
+@dataclass(frozen=True)
+class OnnxCheck:
+    top1_agreement: float
+    max_abs_logit_diff: float
+
+
+def export_onnx(model: nn.Module, *, input_size: int) -> bytes:
+    """The TorchScript-based exporter: ~10x faster than the dynamo one for these convnets, same graph."""
+    cpu_model = copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    example = torch.zeros(1, 3, input_size, input_size)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            cpu_model,
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=OPSET,
+        )
+    return buffer.getvalue()
+
+
+def onnx_logits(onnx_model: bytes, inputs: np.ndarray) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
+    return np.concatenate(
+        [
+            session.run(["logits"], {"input": inputs[s : s + CHECK_BATCH]})[0]
+            for s in range(0, len(inputs), CHECK_BATCH)
+        ]
+    )
+
+
+def check_onnx(onnx_model: bytes, *, torch_logits: np.ndarray, inputs: np.ndarray) -> OnnxCheck:
+    """Raise ``ExportMismatch`` unless ONNX Runtime picks the same top-1 class as PyTorch for every input."""
+    ort_logits = onnx_logits(onnx_model, inputs)
+    agreement = float((ort_logits.argmax(1) == torch_logits.argmax(1)).mean()) if len(inputs) else 1.0
+    max_diff = float(np.abs(ort_logits - torch_logits).max()) if len(inputs) else 0.0
+    if agreement < 1.0:
+        raise ExportMismatch(
+            f"the ONNX model disagrees with PyTorch on {1 - agreement:.1%} of validation images "
+            f"(max logit difference {max_diff:.3g}); retry the run, and report it if it happens again"
+        )
+    return OnnxCheck(agreement, max_diff)

@@ -1,0 +1,82 @@
+"""Pooled backbone features of every image, computed once per (data set, backbone, preprocessing) and
+kept in the object store, so a quick run (or a fine-tuning run's linear probe) trains only a head."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from common.store import ObjectStore
+
+from trainer.training.data import ImageSet, eval_batch
+from trainer.training.device import Device
+from trainer.training.models import ImageClassifier
+from trainer.training.preprocessing import Preprocessing
+
+FORMAT_VERSION = 1
+BATCH = 64
+
+
+def feature_cache_key(
+    *, dataset_id: str, backbone: str, prep: Preprocessing, views: list[str], weights: str
+) -> str:
+    identity = json.dumps(
+        {"v": FORMAT_VERSION, "prep": prep.as_dict(), "views": views, "weights": weights}, sort_keys=True
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return f"features/{dataset_id}/{backbone}-{prep.input_size}-{digest}.npz"
+
+
+def compute_features(
+    model: ImageClassifier, image_set: ImageSet, *, prep: Preprocessing, views: list[str], device: Device
+) -> dict[str, np.ndarray]:
+    """float32 [num_images, feature_dim] per view, in manifest order ("center" and "flip" views)."""
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {view: [] for view in views}
+    order = np.arange(len(image_set.images))
+    with torch.inference_mode(), device.autocast():
+        for start in range(0, len(order), BATCH):
+            pixels = eval_batch(
+                image_set.images, order[start : start + BATCH], resize=prep.resize, size=prep.input_size
+            )
+            for view in views:
+                batch = pixels[:, :, ::-1] if view == "flip" else pixels
+                out[view].append(
+                    model.features(device.images(np.ascontiguousarray(batch), prep)).float().cpu().numpy()
+                )
+    return {view: np.concatenate(chunks) for view, chunks in out.items()}
+
+
+def load_or_compute_features(
+    *,
+    store: ObjectStore,
+    key: str,
+    model: ImageClassifier,
+    image_set: ImageSet,
+    prep: Preprocessing,
+    views: list[str],
+    device: Device,
+    report: Callable[[dict], None],
+) -> dict[str, np.ndarray]:
+    cached = _load(store, key, views=views, num_images=len(image_set.images))
+    report({"type": "phase", "phase": "features", "cached": cached is not None, "key": key})
+    if cached is not None:
+        return cached
+    features = compute_features(model, image_set, prep=prep, views=views, device=device)
+    buffer = io.BytesIO()
+    np.savez(buffer, **features)
+    store.put_bytes(key, buffer.getvalue())
+    return features
+
+
+def _load(store: ObjectStore, key: str, *, views: list[str], num_images: int) -> dict[str, np.ndarray] | None:
+    if not store.exists(key):
+        return None
+    with np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False) as npz:
+        if set(npz.files) != set(views) or any(npz[v].shape[0] != num_images for v in views):
+            return None
+        return {view: npz[view] for view in views}

@@ -1,0 +1,114 @@
+"""Finetune mode: a linear probe on cached features first, then the network (all of it or its last N
+blocks) trains on augmented images, earlier blocks at smaller learning rates."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.training.augment import augment_batch
+from trainer.training.context import TrainingContext, shuffled_batches, steps_per_epoch
+from trainer.training.data import eval_batch
+from trainer.training.device import standardize
+from trainer.training.loop import EpochStats, FitState, fit, predict, score, train_epoch
+from trainer.training.optim import LrScheduler, build_optimizer, param_groups
+from trainer.training.preprocessing import center_crop, resize_shorter_side
+from trainer.training.quick import train_probe
+
+EVAL_BATCH = 64
+
+
+def train_sources(ctx: TrainingContext) -> torch.Tensor:
+    """uint8 [N,3,R,R]: each training image, shorter side resized to ``resize``, centre square; random
+    crops are cut from these."""
+    size = ctx.prep.resize
+    out = torch.empty((len(ctx.image_set.train), 3, size, size), dtype=torch.uint8)
+    for row, i in enumerate(ctx.image_set.train):
+        square = center_crop(resize_shorter_side(ctx.image_set.images[i], size), size)
+        out[row] = torch.from_numpy(np.array(square, dtype=np.uint8)).permute(2, 0, 1)
+    return out
+
+
+def unfreeze(ctx: TrainingContext) -> list[tuple[nn.Module, float]]:
+    """Freeze all but the last ``unfreeze_blocks`` stages; (module, lr scale) from the earliest trained
+    stage to the head. A scratch network has nothing worth freezing: it trains whole."""
+    model, config = ctx.model, ctx.config
+    with_params = model.trainable_stage_indices()
+    count = len(with_params)
+    if config.unfreeze_blocks != "all" and config.backbone != "scratch":
+        count = min(config.unfreeze_blocks, count)
+    trained = with_params[len(with_params) - count :]
+    model.freeze_stages(trained[0] if trained else len(model.stages))
+    scaled = [(model.stages[i], config.layer_lr_decay ** (count - k)) for k, i in enumerate(trained)]
+    return [*scaled, (model.head, 1.0)]
+
+
+def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray]) -> FitState:
+    config, image_set, device, prep, model = ctx.config, ctx.image_set, ctx.device, ctx.prep, ctx.model
+    payload = ctx.checkpoints.load(config)
+    if payload is None and config.probe_epochs:
+        probe = train_probe(ctx, features)
+        last = probe.history[-1]
+        ctx.report({"type": "phase", "phase": "probe", "val_acc": last["val_acc"], "epochs": last["epoch"]})
+        ctx.probe_history = probe.history
+
+    groups = param_groups(unfreeze(ctx), learning_rate=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = build_optimizer(config, groups)
+    n_train = len(image_set.train)
+    batch_size = min(config.batch_size, n_train)
+    scheduler = LrScheduler(optimizer, config, steps_per_epoch=steps_per_epoch(n_train, batch_size))
+    state = FitState()
+    if payload is not None:
+        state = ctx.checkpoints.restore(payload, module=model, optimizer=optimizer, scheduler=scheduler)
+        ctx.report({"type": "phase", "phase": "training", "resumed_from_epoch": state.epoch})
+
+    sources = train_sources(ctx)
+    labels = torch.from_numpy(image_set.labels)
+    y_train = labels[torch.from_numpy(image_set.train)]
+    y_val = labels[torch.from_numpy(image_set.val)]
+    val_pixels = eval_batch(image_set.images, image_set.val, resize=prep.resize, size=prep.input_size)
+
+    def batches():
+        for idx in shuffled_batches(n_train, batch_size, ctx.generator):
+            x = augment_batch(
+                sources[idx].to(device.torch),
+                size=prep.input_size,
+                scale_min=config.crop_scale_min,
+                jitter=config.color_jitter,
+                trivial=config.trivial_augment,
+                generator=ctx.generator,
+            )
+            yield (
+                standardize(x, prep).contiguous(memory_format=torch.channels_last),
+                y_train[idx].to(device.torch),
+            )
+
+    def run_epoch(epoch: int) -> EpochStats:
+        return train_epoch(
+            model=model,
+            batches=batches(),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            loss_fn=ctx.loss_fn,
+            device=device,
+        )
+
+    def evaluate() -> EpochStats:
+        chunks = (
+            device.images(val_pixels[s : s + EVAL_BATCH], prep) for s in range(0, len(val_pixels), EVAL_BATCH)
+        )
+        return score(predict(model=model, batches=chunks, device=device), y_val, ctx.loss_fn)
+
+    return fit(
+        config=config,
+        stage="finetune",
+        module=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        run_epoch=run_epoch,
+        evaluate=evaluate,
+        state=state,
+        checkpoints=ctx.checkpoints,
+        report=ctx.report,
+    )

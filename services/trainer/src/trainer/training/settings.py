@@ -1,0 +1,19 @@
+"""Settings of the training process (``python -m trainer.training``); the trainer API passes them by env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.settings import ServiceSettings
+from pydantic import Field
+
+
+class TrainingSettings(ServiceSettings):
+    service_name = "trainer"
+
+    weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
+    worker_threads: int = Field(0, ge=0, description="torch threads; 0 = torch's default (all cores)")
+    report_timeout_s: float = Field(5.0, gt=0, description="per progress POST")
+    report_attempts: int = Field(
+        4, ge=1, le=20, description="tries per progress event before giving up on it"
+    )

@@ -1,0 +1,80 @@
+"""Finetune mode: linear probe from the feature cache, then the network on augmented images; resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from trainer.training import run_training
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at_first_epoch(event: dict) -> None:
+    if event["type"] == "epoch":
+        raise Crash
+
+
+def test_finetune_probes_then_trains_the_last_blocks(store, events, spec_for):
+    spec = spec_for(
+        "ft-1", mode="finetune", epochs=1, probe_epochs=3, unfreeze_blocks=2, trivial_augment=True
+    )
+    result = run_training(spec, store=store, report=events)
+    (probe,) = events.of("phase", "probe")
+    assert probe["epochs"] == 3
+    assert result.epochs_completed == 1 and result.onnx_top1_agreement == 1.0
+    metrics = json.loads(store.get_bytes("runs/ft-1/metrics.json"))
+    assert [row["stage"] for row in metrics["probe_history"]] == ["probe"] * 3
+    assert [row["stage"] for row in metrics["history"]] == ["finetune"]
+
+
+def test_finetune_probe_reuses_the_quick_feature_cache(store, spec_for):
+    quick, finetune = (
+        type("Log", (list,), {"__call__": list.append})(),
+        type("Log", (list,), {"__call__": list.append})(),
+    )
+    run_training(spec_for("q", epochs=1), store=store, report=quick)
+    run_training(
+        spec_for("f", mode="finetune", epochs=1, probe_epochs=1, unfreeze_blocks=1),
+        store=store,
+        report=finetune,
+    )
+    features = [[e for e in log if e.get("phase") == "features"][0] for log in (quick, finetune)]
+    assert features[0]["key"] == features[1]["key"] and features[1]["cached"] is True
+
+
+def test_scratch_finetunes_the_whole_network(store, events, spec_for):
+    spec = spec_for(
+        "ft-scratch", backbone="scratch", mode="finetune", epochs=1, probe_epochs=0, unfreeze_blocks=1
+    )
+    result = run_training(spec, store=store, report=events)
+    assert result.epochs_completed == 1
+    assert events.of("phase", "features") == []  # no probe, no features to compute
+
+
+def test_finetune_resumes_from_its_checkpoint_without_probing_again(store, events, spec_for):
+    spec = spec_for("ft-resume", mode="finetune", epochs=2, probe_epochs=2, unfreeze_blocks=1)
+    with pytest.raises(Crash):
+        run_training(spec, store=store, report=crash_at_first_epoch)
+    result = run_training(spec, store=store, report=events)
+    assert events.of("phase", "probe") == []
+    assert events.of("phase", "training")[-1]["resumed_from_epoch"] == 1
+    assert [e["epoch"] for e in events.of("epoch")] == [2]
+    assert result.epochs_completed == 2
+
+
+def test_a_checkpoint_of_another_config_is_ignored(store, events, spec_for):
+    with pytest.raises(Crash):
+        run_training(spec_for("other", epochs=3), store=store, report=crash_at_first_epoch)
+    run_training(spec_for("other", epochs=2), store=store, report=events)
+    assert [e["epoch"] for e in events.of("epoch")][0] == 1
+    assert all("resumed_from_epoch" not in e for e in events.of("phase", "training"))
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(store, events, spec_for):
+    spec = spec_for("early", epochs=40, learning_rate=1e-6, early_stopping={"patience": 2, "min_delta": 0.5})
+    result = run_training(spec, store=store, report=events)
+    metrics = json.loads(store.get_bytes("runs/early/metrics.json"))
+    assert result.epochs_completed == 3 and metrics["stopped_early"] is True and metrics["best_epoch"] == 1

@@ -1,0 +1,142 @@
+"""Quick mode end to end on the shapes set, and everything a run leaves in the store."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from common.contracts import ModelCard
+from trainer.training import run_training
+from trainer.training.export import onnx_logits
+from trainer.training.preprocessing import Preprocessing, decode_rgb, preprocess
+
+ARTIFACTS = [
+    "metrics.json",
+    "curves.png",
+    "confusion_matrix.png",
+    "confusion_matrix.json",
+    "per_class.json",
+    "grid_correct.png",
+    "grid_incorrect.png",
+    "model.pt",
+    "model.onnx",
+    "model_card.json",
+    "checkpoint.pt",
+]
+
+
+def test_quick_run_learns_the_shapes(quick_run):
+    assert quick_run.result.val_accuracy >= 0.8
+    assert quick_run.result.epochs_completed == 10
+
+
+def test_every_artifact_is_in_the_store_under_the_run_prefix(quick_run):
+    assert sorted(quick_run.result.artifacts) == sorted(ARTIFACTS)
+    for name, key in quick_run.result.artifacts.items():
+        assert key == f"runs/quick-1/{name}" and quick_run.store.exists(key)
+
+
+def test_events_are_phases_then_epochs_in_order(quick_run):
+    kinds = [(e["type"], e.get("phase")) for e in quick_run.events]
+    assert kinds[:3] == [("phase", "loading"), ("phase", "features"), ("phase", "training")]
+    assert kinds[-1] == ("phase", "export")
+    last_epoch = quick_run.events.of("epoch")[-1]
+    assert {"epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(
+        last_epoch
+    )
+    assert (last_epoch["epoch"], last_epoch["epochs"]) == (10, 10)
+    json.dumps(list(quick_run.events))
+
+
+def test_metrics_json_has_every_epoch(quick_run):
+    metrics = json.loads(quick_run.store.get_bytes("runs/quick-1/metrics.json"))
+    assert [row["epoch"] for row in metrics["history"]] == list(range(1, 11))
+    assert metrics["val_accuracy"] == quick_run.result.val_accuracy
+
+
+def test_model_card_describes_the_inference_transform(quick_run):
+    card = ModelCard.model_validate_json(quick_run.store.get_bytes(quick_run.result.card_key))
+    assert (card.input_size, card.resize, card.mean, card.std) == (64, 73, [0.5] * 3, [0.5] * 3)
+    assert card.classes == ["circle", "square", "triangle"]
+    assert (card.backbone, card.mode, card.run_id, card.dataset_id) == (
+        "efficientnet_lite0",
+        "quick",
+        "quick-1",
+        "ds-shapes",
+    )
+    assert card.hyperparameters["epochs"] == 10
+
+
+def test_model_pt_loads_with_weights_only(quick_run):
+    payload = torch.load(io.BytesIO(quick_run.store.get_bytes("runs/quick-1/model.pt")), weights_only=True)
+    assert payload["classes"] == ["circle", "square", "triangle"]
+    assert payload["state_dict"]["head.weight"].shape[0] == 3
+
+
+def test_onnx_model_has_a_dynamic_batch_and_matches_pytorch(quick_run):
+    model = onnx.load_from_string(quick_run.store.get_bytes(quick_run.result.onnx_key))
+    (graph_input,), (graph_output,) = model.graph.input, model.graph.output
+    assert (graph_input.name, graph_output.name) == ("input", "logits")
+    assert graph_input.type.tensor_type.shape.dim[0].dim_param
+    assert quick_run.result.onnx_top1_agreement == 1.0
+    assert quick_run.result.onnx_max_abs_logit_diff < 1e-3
+
+
+def test_onnx_model_served_with_the_card_transform_reproduces_validation_accuracy(quick_run):
+    """What the inference service will do: numpy preprocessing from the card, ONNX Runtime, argmax."""
+    from common.contracts import DatasetManifest
+
+    store = quick_run.store
+    card = ModelCard.model_validate_json(store.get_bytes(quick_run.result.card_key))
+    manifest = DatasetManifest.model_validate_json(store.get_bytes("datasets/ds-shapes/manifest.json"))
+    pack = store.get_bytes(manifest.pack_key)
+    prep = Preprocessing(card.input_size, card.resize, tuple(card.mean), tuple(card.std))
+    val = manifest.split_items("val")
+    x = np.stack([preprocess(decode_rgb(pack[i.offset : i.offset + i.length]), prep) for i in val])
+    predicted = onnx_logits(store.get_bytes(quick_run.result.onnx_key), x).argmax(1)
+    accuracy = np.mean([card.classes[p] == item.label for p, item in zip(predicted, val, strict=True)])
+    assert accuracy == pytest.approx(quick_run.result.val_accuracy)
+
+
+def test_second_run_reuses_the_feature_cache(quick_run, spec_for):
+    first = quick_run.events.of("phase", "features")[0]
+    assert first["cached"] is False and quick_run.store.exists(first["key"])
+    events = type(quick_run.events)()
+    run_training(spec_for("quick-2", epochs=1), store=quick_run.store, report=events)
+    (second,) = events.of("phase", "features")
+    assert (second["cached"], second["key"]) == (True, first["key"])
+
+
+def test_a_different_image_size_gets_its_own_feature_cache(quick_run, spec_for):
+    events = type(quick_run.events)()
+    run_training(spec_for("quick-3", epochs=1, image_size=96), store=quick_run.store, report=events)
+    (features,) = events.of("phase", "features")
+    assert features["cached"] is False and "-96-" in features["key"]
+
+
+def test_scratch_backbone_trains_without_any_weights(store, events, spec_for):
+    result = run_training(spec_for("scratch-1", backbone="scratch", epochs=2), store=store, report=events)
+    assert result.epochs_completed == 2 and result.onnx_top1_agreement == 1.0
+
+
+def test_quick_run_resumes_from_its_checkpoint_and_continues_the_epoch_count(store, events, spec_for):
+    class Crash(Exception):
+        pass
+
+    def crash_after_first_epoch(event: dict) -> None:
+        if event["type"] == "epoch":
+            raise Crash
+
+    spec = spec_for("resume-q", epochs=3)
+    with pytest.raises(Crash):
+        run_training(spec, store=store, report=crash_after_first_epoch)
+    result = run_training(spec, store=store, report=events)
+    assert events.of("phase", "training")[-1]["resumed_from_epoch"] == 1
+    assert [e["epoch"] for e in events.of("epoch")] == [2, 3]
+    assert result.epochs_completed == 3
+    metrics = json.loads(store.get_bytes("runs/resume-q/metrics.json"))
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
