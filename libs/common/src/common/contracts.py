@@ -125,6 +125,17 @@ class TrainingSpec(BaseModel):
     report_url: str | None = Field(None, description="trainer endpoint that receives progress events")
 
 
+def resized_size(width: int, height: int, *, shorter_side: int) -> tuple[int, int]:
+    """The (width, height) that brings the shorter side to ``shorter_side``: part of the model card's
+    preprocessing contract, so the trainer's evaluation and the inference service resize identically.
+
+    The longer side is ``long * shorter_side // short`` (integer floor); a square counts as portrait.
+    """
+    if width <= height:
+        return shorter_side, height * shorter_side // width
+    return width * shorter_side // height, shorter_side
+
+
 class ModelCard(BaseModel):
     """Written beside ``model.onnx``; the inference service needs nothing else to serve it."""
 

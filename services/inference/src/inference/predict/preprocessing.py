@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from common.contracts import ModelCard
+from common.contracts import ModelCard, resized_size
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inference.predict.errors import ImageTooLarge, InvalidImage
@@ -36,17 +36,6 @@ class Preprocessing:
             mean=tuple(card.mean),  # type: ignore[arg-type]  # the card check guarantees three values
             std=tuple(card.std),  # type: ignore[arg-type]
         )
-
-
-def resized_size(width: int, height: int, *, shorter_side: int) -> tuple[int, int]:
-    """The (width, height) that brings the shorter side to ``shorter_side``, keeping the aspect ratio.
-
-    The longer side is ``round(long * shorter_side / short)`` (Python's round: halves go to even).
-    A square image counts as portrait. The trainer's evaluation path uses this exact rule.
-    """
-    if width <= height:
-        return shorter_side, round(height * shorter_side / width)
-    return round(width * shorter_side / height), shorter_side
 
 
 def centre_crop_box(width: int, height: int, *, size: int) -> tuple[int, int, int, int]:

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from common.contracts import resized_size
 from PIL import Image, ImageOps
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -45,10 +46,7 @@ def decode_rgb(data: bytes) -> Image.Image:
 
 def resize_shorter_side(img: Image.Image, size: int) -> Image.Image:
     w, h = img.size
-    if w <= h:
-        new = (size, h * size // w)
-    else:
-        new = (w * size // h, size)
+    new = resized_size(w, h, shorter_side=size)
     return img if new == (w, h) else img.resize(new, Image.BILINEAR)
 
 
