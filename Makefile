@@ -19,7 +19,7 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: install test-deps
+test: install test-deps lint
 	uv run pytest $(PYTEST_ARGS)
 
 lint: install
@@ -30,6 +30,7 @@ bench: install
 	uv run python bench/slice.py
 	uv run python bench/dataset_validation.py
 	uv run python bench/image_training.py
+	uv run python bench/flowers_ceiling.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -18,7 +18,6 @@ import zipfile
 from pathlib import Path
 
 import httpx
-
 from common.embedded import SERVICES, Stack
 from common.testing.ports import free_port
 
@@ -37,13 +36,18 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(ports={s: free_port() for s in SERVICES}, data_dir=Path(tmp), log_dir=Path(tmp) / "logs")
+        stack = Stack(
+            ports={s: free_port() for s in SERVICES}, data_dir=Path(tmp), log_dir=Path(tmp) / "logs"
+        )
         stack.start()
         try:
             with httpx.Client(base_url=stack.gateway_url, timeout=600) as api:
                 t0 = time.perf_counter()
-                upload = api.post("/api/datasets", files={"file": (args.zip.name, args.zip.read_bytes())},
-                                  data={"name": "flowers"})
+                upload = api.post(
+                    "/api/datasets",
+                    files={"file": (args.zip.name, args.zip.read_bytes())},
+                    data={"name": "flowers"},
+                )
                 upload.raise_for_status()
                 t_upload = time.perf_counter() - t0
                 run = api.post("/api/runs", json={"dataset_id": upload.json()["id"]}).json()
@@ -56,12 +60,16 @@ def main() -> None:
                 headers = {"Authorization": f"Bearer {token}"}
 
                 with zipfile.ZipFile(args.zip) as zf:
-                    images = [zf.read(n) for n in zf.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png"))]
+                    images = [
+                        zf.read(n) for n in zf.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png"))
+                    ]
                 latencies = []
                 for i in range(args.requests):
                     image = images[i % len(images)]
                     start = time.perf_counter()
-                    response = api.post("/api/predict", files={"file": ("x.jpg", image, "image/jpeg")}, headers=headers)
+                    response = api.post(
+                        "/api/predict", files={"file": ("x.jpg", image, "image/jpeg")}, headers=headers
+                    )
                     latencies.append((time.perf_counter() - start) * 1000)
                     response.raise_for_status()
         finally:
@@ -72,8 +80,10 @@ def main() -> None:
     print(f"upload + validation: {t_upload:.1f} s")
     print(f"upload -> ready model: {t_ready:.1f} s (quick mode, default config)")
     print(f"validation accuracy: {run['val_accuracy']:.3f}")
-    print(f"predict latency over {len(latencies)} sequential requests through the gateway: "
-          f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms")
+    print(
+        f"predict latency over {len(latencies)} sequential requests through the gateway: "
+        f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

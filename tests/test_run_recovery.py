@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-
 from common.clients import InferenceClient
 from common.contracts import ModelCard
 from common.db import create_engine, create_sessionmaker, upgrade_database
@@ -37,16 +36,22 @@ async def world(database_url, tmp_path):
     engine = create_engine(database_url)
     maker = create_sessionmaker(engine)
     inference_app = create_inference_app(
-        InferenceSettings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'inf.db'}"), store=store
+        InferenceSettings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'inf.db'}"),
+        store=store,
     )
     settings = TrainerSettings(data_dir=tmp_path, max_attempts=2)
     async with inference_app.router.lifespan_context(inference_app):
         inference = InferenceClient(
-            "http://inference", internal_token=LOCAL_INTERNAL_TOKEN, transport=httpx.ASGITransport(inference_app)
+            "http://inference",
+            internal_token=LOCAL_INTERNAL_TOKEN,
+            transport=httpx.ASGITransport(inference_app),
         )
         dispatcher = RunDispatcher(
-            settings=settings, sessionmaker=maker, store=store,
-            executor=LocalExecutor(settings=settings), inference=inference,
+            settings=settings,
+            sessionmaker=maker,
+            store=store,
+            executor=LocalExecutor(settings=settings),
+            inference=inference,
         )
         yield dispatcher, maker, store, inference
         await inference.aclose()
@@ -56,9 +61,21 @@ async def world(database_url, tmp_path):
 async def left_running(maker, *, attempts: int) -> Run:
     run_id = uuid.uuid4().hex
     run = Run(
-        id=run_id, owner="alice", dataset_id="d1", task="image", status="running", config={}, attempts=attempts,
-        progress={}, metrics={}, manifest_key="datasets/d1/manifest.json", artifacts_prefix=f"runs/{run_id}/",
-        executor="local", executor_ref="999999999", created_at=datetime.now(UTC), started_at=datetime.now(UTC),
+        id=run_id,
+        owner="alice",
+        dataset_id="d1",
+        task="image",
+        status="running",
+        config={},
+        attempts=attempts,
+        progress={},
+        metrics={},
+        manifest_key="datasets/d1/manifest.json",
+        artifacts_prefix=f"runs/{run_id}/",
+        executor="local",
+        executor_ref="999999999",
+        created_at=datetime.now(UTC),
+        started_at=datetime.now(UTC),
     )
     async with maker() as session:
         session.add(run)
@@ -92,8 +109,17 @@ def tiny_onnx(num_classes: int = 2) -> bytes:
 
 def write_model(store: LocalStore, run: Run) -> None:
     card = ModelCard(
-        classes=["a", "b"], input_size=224, mean=[0.5] * 3, std=[0.5] * 3, resize=256, backbone="efficientnet_lite0",
-        mode="quick", val_accuracy=0.9, created_at=datetime.now(UTC), run_id=run.id, dataset_id=run.dataset_id,
+        classes=["a", "b"],
+        input_size=224,
+        mean=[0.5] * 3,
+        std=[0.5] * 3,
+        resize=256,
+        backbone="efficientnet_lite0",
+        mode="quick",
+        val_accuracy=0.9,
+        created_at=datetime.now(UTC),
+        run_id=run.id,
+        dataset_id=run.dataset_id,
     )
     store.put_bytes(run.artifacts_prefix + "model.onnx", tiny_onnx())
     store.put_bytes(run.artifacts_prefix + "model_card.json", card.model_dump_json().encode())
@@ -138,10 +164,20 @@ async def test_events_from_an_older_attempt_are_ignored(world):
     run = await left_running(maker, attempts=2)
     async with maker() as session:
         applied_old = await service.record_event(
-            session, run_id=run.id, attempt=1, event={"type": "epoch", "epoch": 1}, store=store, inference=inference
+            session,
+            run_id=run.id,
+            attempt=1,
+            event={"type": "epoch", "epoch": 1},
+            store=store,
+            inference=inference,
         )
         applied_new = await service.record_event(
-            session, run_id=run.id, attempt=2, event={"type": "epoch", "epoch": 3}, store=store, inference=inference
+            session,
+            run_id=run.id,
+            attempt=2,
+            event={"type": "epoch", "epoch": 3},
+            store=store,
+            inference=inference,
         )
         await session.commit()
     after = await status_of(maker, run.id)

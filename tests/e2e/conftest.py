@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from common.embedded import SERVICES, Stack
 from common.testing.ports import free_port
 
@@ -22,7 +21,9 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         extra.update(s3.env(bucket=f"e2e-{uuid.uuid4().hex[:12]}"))
         for name in SERVICES:
             extra[f"TRAINYARD_{name.upper()}_DATABASE_URL"] = pg.url(pg.create_database())
-    stack = Stack(ports={name: free_port() for name in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs")
+    stack = Stack(
+        ports={name: free_port() for name in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs"
+    )
     try:
         stack.start(extra_env=extra)
         yield stack

@@ -1,4 +1,5 @@
-"""Small generated image data sets: each class a colour, with noise and position jitter so it is not trivial."""
+"""Small generated image data sets: each class a colour, with noise and position jitter, so it is not
+trivial."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def class_image(colour: tuple[int, int, int], *, seed: int, size: int = 64) -> I
     draw = ImageDraw.Draw(image)
     x, y = rng.randint(0, size // 3), rng.randint(0, size // 3)
     r = rng.randint(size // 3, size // 2)
-    draw.ellipse([x, y, x + r + 8, y + r + 8], fill=tuple(min(255, max(0, c + rng.randint(-20, 20))) for c in colour))
+    draw.ellipse(
+        [x, y, x + r + 8, y + r + 8], fill=tuple(min(255, max(0, c + rng.randint(-20, 20))) for c in colour)
+    )
     for _ in range(60):
         px, py = rng.randrange(size), rng.randrange(size)
         image.putpixel((px, py), tuple(rng.randrange(256) for _ in range(3)))
@@ -31,7 +34,9 @@ def jpeg_bytes(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def image_zip(classes: dict[str, tuple[int, int, int]] = COLOURS, *, per_class: int = 12, top: str = "") -> bytes:
+def image_zip(
+    classes: dict[str, tuple[int, int, int]] = COLOURS, *, per_class: int = 12, top: str = ""
+) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for c, (name, colour) in enumerate(classes.items()):

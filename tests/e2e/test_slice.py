@@ -53,7 +53,9 @@ def test_upload_train_and_predict_through_the_gateway(api: httpx.Client):
 
     for name, colour in COLOURS.items():
         image = jpeg_bytes(class_image(colour, seed=99_000 + len(name)))
-        answer = api.post("/api/predict?top_k=3", files={"file": ("x.jpg", image, "image/jpeg")}, headers=bearer)
+        answer = api.post(
+            "/api/predict?top_k=3", files={"file": ("x.jpg", image, "image/jpeg")}, headers=bearer
+        )
         assert answer.status_code == 200, answer.text
         top = answer.json()["top_k"]
         assert top[0]["label"] == name
@@ -104,6 +106,8 @@ def test_predict_with_a_bad_token_gets_401(api: httpx.Client, authorization: str
 
 def test_bad_hyperparameter_gets_422_naming_the_field(api: httpx.Client):
     upload = api.post("/api/datasets", files={"file": ("colours.zip", image_zip())}, data={"name": "colours"})
-    response = api.post("/api/runs", json={"dataset_id": upload.json()["id"], "config": {"learning_rate": -1}})
+    response = api.post(
+        "/api/runs", json={"dataset_id": upload.json()["id"], "config": {"learning_rate": -1}}
+    )
     assert response.status_code == 422
     assert "config.learning_rate" in error_message(response)

@@ -28,7 +28,11 @@ down_revision = None
 
 
 def upgrade():
-    op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(50), unique=True))
+    op.create_table(
+        "widgets",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(50), unique=True),
+    )
 
 
 def downgrade():

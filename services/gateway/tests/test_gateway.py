@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from common.testing.ports import free_port
 from gateway.main import create_app
 from gateway.settings import Settings

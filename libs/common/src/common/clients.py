@@ -1,4 +1,6 @@
-"""Typed HTTP clients the services use to call each other. Errors from the callee pass through as UpstreamError."""
+"""Typed HTTP clients the services use to call each other.
+
+Errors from the callee pass through as UpstreamError."""
 
 from __future__ import annotations
 

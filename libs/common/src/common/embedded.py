@@ -92,7 +92,8 @@ class Stack:
         return f"; log {path}:\n{tail}"
 
     def start(self, *, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Stack:
-        # Migrations of the SQLite files run at each service's start; start them one by one so errors are clear.
+        # Migrations of the SQLite files run at each service's start; start them one by one so errors
+        # are clear.
         for name in SERVICES:
             self.start_service(name, extra_env=extra_env, host=host)
             self.wait_ready(name)

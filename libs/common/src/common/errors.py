@@ -1,4 +1,6 @@
-"""One error type per failure a user can act on; each carries its HTTP status and a message that says what to do."""
+"""One error type per failure a user can act on.
+
+Each carries its HTTP status and a message that says what to do."""
 
 from __future__ import annotations
 

@@ -139,5 +139,8 @@ class RunDispatcher:
             repo.finish(
                 run,
                 status="failed",
-                error=f"the training process stopped ({reason}) on all {run.attempts} attempts; last output:\n{log_tail}",
+                error=(
+                    f"the training process stopped ({reason}) on all {run.attempts} attempts; "
+                    f"last output:\n{log_tail}"
+                ),
             )

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from common.db import create_engine, create_sessionmaker, upgrade_database
 from trainer.runs import repository as repo
 from trainer.runs.models import Run
@@ -29,8 +28,17 @@ async def maker(database_url):
 def make_run(*, owner: str = "alice", age_s: int = 0, status: str = "queued") -> Run:
     run_id = uuid.uuid4().hex
     return Run(
-        id=run_id, owner=owner, dataset_id="d1", task="image", status=status, config={}, attempts=0,
-        progress={}, metrics={}, manifest_key="datasets/d1/manifest.json", artifacts_prefix=f"runs/{run_id}/",
+        id=run_id,
+        owner=owner,
+        dataset_id="d1",
+        task="image",
+        status=status,
+        config={},
+        attempts=0,
+        progress={},
+        metrics={},
+        manifest_key="datasets/d1/manifest.json",
+        artifacts_prefix=f"runs/{run_id}/",
         created_at=datetime.now(UTC) - timedelta(seconds=age_s),
     )
 

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[InternalDep], tags=["datasets"])
 
 
-
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 

@@ -85,12 +85,9 @@ class LocalExecutor:
         return list(self._launched)
 
     async def launch(self, spec: TrainingSpec, *, attempt: int) -> str:
-        run_dir = self.work_dir / spec.run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
-        spec_path = run_dir / f"spec-{attempt}.json"
-        spec_path.write_text(spec.model_dump_json(indent=2))
-        log_path = run_dir / f"attempt-{attempt}.log"
-        with open(log_path, "ab") as out:
+        spec_path, log_path = await asyncio.to_thread(self._write_spec, spec, attempt)
+        out = await asyncio.to_thread(log_path.open, "ab")
+        try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -102,9 +99,18 @@ class LocalExecutor:
                 stderr=asyncio.subprocess.STDOUT,
                 env=training_env(self.settings),
             )
+        finally:
+            out.close()
         self._launched[spec.run_id] = _Launched(spec.run_id, attempt, process, log_path)
         log.info("run %s attempt %d started as pid %d", spec.run_id, attempt, process.pid)
         return str(process.pid)
+
+    def _write_spec(self, spec: TrainingSpec, attempt: int) -> tuple[Path, Path]:
+        run_dir = self.work_dir / spec.run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec_path = run_dir / f"spec-{attempt}.json"
+        spec_path.write_text(spec.model_dump_json(indent=2))
+        return spec_path, run_dir / f"attempt-{attempt}.log"
 
     def collect_finished(self) -> list[Finished]:
         done = [launched for launched in self._launched.values() if launched.process.returncode is not None]

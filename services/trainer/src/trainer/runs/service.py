@@ -90,7 +90,9 @@ async def record_event(
     store: ObjectStore,
     inference: InferenceClient,
 ) -> bool:
-    """Apply one event from a training process. Returns False when it no longer applies (stale or finished)."""
+    """Apply one event from a training process.
+
+    Returns False when it no longer applies (stale or finished)."""
     run = await repo.get_run(session, run_id=run_id)
     if run is None:
         raise NotFound(f"no run {run_id!r}")
