@@ -292,3 +292,10 @@ async def test_model_whose_onnx_vanished_answers_503_not_500(client, local_store
     )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "model_unavailable"
+
+
+async def test_an_empty_request_says_what_to_send(client, served_model):
+    response = await client.post("/predict", headers=bearer(served_model["token"]["token"]))
+    assert response.status_code == 415
+    message = response.json()["error"]["message"]
+    assert message.startswith("the request has no body or content type; send multipart/form-data")

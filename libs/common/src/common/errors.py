@@ -83,6 +83,13 @@ class UpstreamError(AppError):
 def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for err in errors:
+        if err.get("type") == "json_invalid":
+            # FastAPI puts the character offset where a field name would be: say what it means.
+            loc = err.get("loc", ())
+            where = f" at character {loc[-1]}" if len(loc) > 1 and isinstance(loc[-1], int) else ""
+            reason = (err.get("ctx") or {}).get("error", "JSON decode error")
+            out.append({"field": None, "message": f"the body is not valid JSON: {reason}{where}"})
+            continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         out.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid value")})
     return out

@@ -89,9 +89,10 @@ async def read_one_image(request: Request, *, max_bytes: int) -> tuple[str, byte
     if kind.startswith("image/") or kind in RAW_BODY_TYPES:
         _refuse_declared_length(request, max_bytes=max_bytes)
         return "body", b"".join([chunk async for chunk in _capped(request, max_bytes=max_bytes)])
+    received = f"content type {kind!r} is not accepted" if kind else "the request has no body or content type"
     raise UnsupportedUpload(
-        f"content type {kind or 'missing'!r} is not accepted; send multipart/form-data with a 'file' field, "
-        "or the raw image with an image/* content type"
+        f"{received}; send multipart/form-data with a 'file' field, or the raw image with an image/* "
+        "content type"
     )
 
 
