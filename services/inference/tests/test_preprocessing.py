@@ -9,14 +9,9 @@ import zlib
 import numpy as np
 import pytest
 from common.contracts import resized_size
+from common.imaging import Preprocessing, centre_crop_box
 from inference.predict.errors import ImageTooLarge, InvalidImage
-from inference.predict.preprocessing import (
-    Preprocessing,
-    centre_crop_box,
-    decode_image,
-    preprocess_batch,
-    preprocess_image,
-)
+from inference.predict.preprocessing import decode_image, preprocess_batch, preprocess_image
 from PIL import Image
 
 MAX_PIXELS = 10_000_000

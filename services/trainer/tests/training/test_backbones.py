@@ -8,10 +8,11 @@ import pytest
 import timm
 import torch
 import torchvision
+from common.imaging import Preprocessing, preprocess
 from common.store import LocalStore
 from trainer.training import WeightsMissing, check_backbone_available, parse_config, run_training
 from trainer.training.models import build_backbone, map_in_order
-from trainer.training.preprocessing import HALF, Preprocessing, decode_rgb, preprocess
+from trainer.training.preprocessing import HALF, decode_rgb
 from trainer.training.weights import (
     EFFICIENTNET_LITE0_FILE,
     TORCHVISION_WEIGHT_FILES,

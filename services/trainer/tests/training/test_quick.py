@@ -10,9 +10,10 @@ import onnx
 import pytest
 import torch
 from common.contracts import ModelCard
+from common.imaging import Preprocessing, preprocess
 from trainer.training import run_training
 from trainer.training.export import onnx_logits
-from trainer.training.preprocessing import Preprocessing, decode_rgb, preprocess
+from trainer.training.preprocessing import decode_rgb
 
 ARTIFACTS = [
     "metrics.json",

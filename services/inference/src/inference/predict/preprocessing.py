@@ -1,49 +1,23 @@
 """Image bytes -> the float32 tensor a model card describes, in PIL + numpy.
 
-The trainer's evaluation path implements the same steps; the shared spec is:
-decode fully -> EXIF transpose -> RGB -> resize shorter side to ``resize`` (bilinear) ->
-centre crop ``input_size`` -> /255 -> (x - mean) / std -> CHW. Change both or neither.
+Decoding is ours (a pixel cap checked before any pixel is decoded, EXIF transpose, 16-bit greys
+scaled to RGB); the transform after it is ``common.imaging.preprocess``, the same function the
+trainer's evaluation path and ONNX check use.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from common.contracts import ModelCard, resized_size
+from common.imaging import Preprocessing, preprocess
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inference.predict.errors import ImageTooLarge, InvalidImage
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    input_size: int
-    resize: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @classmethod
-    def from_card(cls, card: ModelCard) -> Preprocessing:
-        return cls(
-            input_size=card.input_size,
-            resize=card.resize,
-            mean=tuple(card.mean),  # type: ignore[arg-type]  # the card check guarantees three values
-            std=tuple(card.std),  # type: ignore[arg-type]
-        )
-
-
-def centre_crop_box(width: int, height: int, *, size: int) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the centred ``size`` square; an odd margin leaves the extra pixel
-    on the right/bottom."""
-    left = (width - size) // 2
-    top = (height - size) // 2
-    return left, top, left + size, top + size
 
 
 def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
@@ -94,20 +68,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def image_to_array(image: Image.Image, *, spec: Preprocessing) -> np.ndarray:
-    """RGB image -> normalized float32 array of shape (3, input_size, input_size)."""
-    size = resized_size(image.width, image.height, shorter_side=spec.resize)
-    resized = image.resize(size, Image.BILINEAR)
-    cropped = resized.crop(centre_crop_box(resized.width, resized.height, size=spec.input_size))
-    pixels = np.asarray(cropped, dtype=np.float32) / np.float32(255.0)
-    mean = np.asarray(spec.mean, dtype=np.float32)
-    std = np.asarray(spec.std, dtype=np.float32)
-    return np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1), dtype=np.float32)
-
-
 def preprocess_image(data: bytes, *, spec: Preprocessing, max_pixels: int) -> np.ndarray:
     """Encoded image -> (1, 3, input_size, input_size) float32. Blocking: call it from a thread."""
-    return image_to_array(decode_image(data, max_pixels=max_pixels), spec=spec)[np.newaxis]
+    return preprocess(decode_image(data, max_pixels=max_pixels), spec)[np.newaxis]
 
 
 def preprocess_batch(
@@ -117,7 +80,7 @@ def preprocess_batch(
     arrays = []
     for index, (filename, data) in enumerate(images):
         try:
-            arrays.append(image_to_array(decode_image(data, max_pixels=max_pixels), spec=spec))
+            arrays.append(preprocess(decode_image(data, max_pixels=max_pixels), spec))
         except (InvalidImage, ImageTooLarge) as e:
             raise type(e)(
                 f"file {index} ({filename!r}): {e.message}", detail={"index": index, "filename": filename}

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import onnxruntime as ort
 from common.contracts import ModelCard
+from common.imaging import Preprocessing
 from common.store import ObjectNotFound, ObjectStore
-
-from inference.predict.preprocessing import Preprocessing
 
 PREFERRED_INPUT = "input"
 PREFERRED_OUTPUT = "logits"

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from common.imaging import Preprocessing
 from torch import nn
 
 from trainer.training.checkpoint import CheckpointStore
@@ -15,7 +16,6 @@ from trainer.training.config import ImageTrainConfig
 from trainer.training.data import ImageSet
 from trainer.training.device import Device
 from trainer.training.models import ImageClassifier
-from trainer.training.preprocessing import Preprocessing
 
 IMBALANCE_RATIO = 1.5
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from common.contracts import DatasetManifest
+from common.imaging import eval_pixels
 from common.store import ObjectNotFound, ObjectStore
 from PIL import Image, UnidentifiedImageError
 
 from trainer.training.errors import DatasetUnusable
-from trainer.training.preprocessing import decode_rgb, eval_pixels
+from trainer.training.preprocessing import decode_rgb
 
 
 @dataclass

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from trainer.training.preprocessing import Preprocessing
+from common.imaging import Preprocessing
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from torch import nn
 
@@ -17,7 +18,6 @@ from trainer.training.data import ImageSet, eval_batch
 from trainer.training.device import Device
 from trainer.training.export import cpu_session, export_onnx
 from trainer.training.models import ImageClassifier
-from trainer.training.preprocessing import Preprocessing, normalize
 
 FORMAT_VERSION = 1
 BATCH = 32  # images per forward pass: bounds peak memory (activations at 224 px)

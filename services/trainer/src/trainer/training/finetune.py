@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from common.imaging import centre_crop, resize_shorter_side
 from torch import nn
 
 from trainer.training.augment import augment_batch
@@ -13,7 +14,6 @@ from trainer.training.data import eval_batch
 from trainer.training.device import standardize
 from trainer.training.loop import EpochStats, FitState, fit, predict, score, train_epoch
 from trainer.training.optim import LrScheduler, build_optimizer, param_groups
-from trainer.training.preprocessing import center_crop, resize_shorter_side
 from trainer.training.quick import train_probe
 
 EVAL_BATCH = 64
@@ -25,7 +25,7 @@ def train_sources(ctx: TrainingContext) -> torch.Tensor:
     size = ctx.prep.resize
     out = torch.empty((len(ctx.image_set.train), 3, size, size), dtype=torch.uint8)
     for row, i in enumerate(ctx.image_set.train):
-        square = center_crop(resize_shorter_side(ctx.image_set.images[i], size), size)
+        square = centre_crop(resize_shorter_side(ctx.image_set.images[i], size), size)
         out[row] = torch.from_numpy(np.array(square, dtype=np.uint8)).permute(2, 0, 1)
     return out
 

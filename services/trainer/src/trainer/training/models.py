@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from common.imaging import Preprocessing
 from common.store import ObjectStore
 from torch import nn
 
-from trainer.training.preprocessing import HALF, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from trainer.training.preprocessing import HALF, IMAGENET_MEAN, IMAGENET_STD
 from trainer.training.weights import locate_weights
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 from common.contracts import ModelCard, TrainingSpec
+from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 
 from trainer.training.artifacts import put_json, write_reports
@@ -25,7 +26,6 @@ from trainer.training.features import feature_cache_key, load_or_compute_feature
 from trainer.training.finetune import train_finetune
 from trainer.training.loop import FitState, score
 from trainer.training.models import ImageClassifier, build_classifier, preprocessing_for
-from trainer.training.preprocessing import Preprocessing, normalize
 from trainer.training.quick import train_head
 from trainer.training.result import TrainingResult
 from trainer.training.weights import default_weights_dir, weights_file_name

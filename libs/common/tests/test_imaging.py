@@ -1,9 +1,11 @@
+"""The shared model-card transform (common.imaging) against hand computations."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from common.imaging import Preprocessing, preprocess, resize_shorter_side
 from PIL import Image
-from trainer.training.preprocessing import Preprocessing, preprocess, resize_shorter_side
 
 PREP = Preprocessing(input_size=4, resize=6, mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 1.0))
 
