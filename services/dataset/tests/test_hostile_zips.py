@@ -75,7 +75,7 @@ CLEANED = [
     ("nested-zip-disguised", lambda: ("cats/more.jpg", corpus.image_zip()), "nested_archive"),
     (
         "tiny-image",
-        lambda: ("cats/icon.png", corpus.encode(corpus.photo(7, size=(16, 16)), "PNG")),
+        lambda: ("cats/icon.png", corpus.encode(corpus.photo(7, size=(4, 4)), "PNG")),
         "too_small",
     ),
     (

@@ -12,7 +12,7 @@ from dataset.validation.images import ImageProblem, decode_image, dhash
 from dataset.validation.report import Code
 from PIL import Image
 
-DEFAULTS = {"max_pixels": 50_000_000, "min_side": 32, "max_side": 512, "jpeg_quality": 95}
+DEFAULTS = {"max_pixels": 50_000_000, "min_side": 8, "small_side": 32, "max_side": 512, "jpeg_quality": 95}
 
 
 def decode(data: bytes, **overrides):
@@ -59,6 +59,7 @@ MODES = [
     ("16-bit-grey-png", sixteen_bit_grey(), "PNG", (155, 155, 155)),
     ("webp", solid("RGB", (30, 200, 30)), "WEBP", (30, 200, 30)),
     ("bmp", solid("RGB", (30, 200, 30)), "BMP", (30, 200, 30)),
+    ("tiff", solid("RGB", (30, 200, 30)), "TIFF", (30, 200, 30)),
 ]
 
 
@@ -86,6 +87,16 @@ def test_animated_gif_uses_its_first_frame():
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
 
     assert stored_pixel(buffer.getvalue())[0] > 150
+
+
+@pytest.mark.parametrize(
+    ("size", "upscaled"), [((30, 30), True), ((20, 200), True), ((32, 80), False)], ids=str
+)
+def test_small_image_is_kept_and_marked_for_upscaling(size, upscaled):
+    decoded = decode(corpus.encode(corpus.photo(1, size=size)))
+
+    assert (decoded.width, decoded.height) == size
+    assert decoded.upscaled is upscaled
 
 
 def test_stored_copy_is_downscaled_to_the_shorter_side():
@@ -124,11 +135,10 @@ def test_pillow_bomb_warning_is_an_error_below_our_own_check(monkeypatch):
         (corpus.truncated(corpus.encode(corpus.photo(3, size=(300, 300)), "PNG")), Code.corrupt),
         (corpus.encode(corpus.photo(3, size=(300, 300)), "PNG")[:20], Code.corrupt),
         (corpus.windows_executable(), Code.unsupported),
-        (corpus.encode(corpus.photo(3), "TIFF"), Code.unsupported),
         (b"", Code.unsupported),
-        (corpus.encode(corpus.photo(3, size=(20, 200))), Code.too_small),
+        (corpus.encode(corpus.photo(3, size=(6, 200))), Code.too_small),
     ],
-    ids=["truncated-jpeg", "truncated-png", "header-only-png", "executable", "tiff", "empty", "too-narrow"],
+    ids=["truncated-jpeg", "truncated-png", "header-only-png", "executable", "empty", "too-narrow"],
 )
 def test_unusable_image_raises_its_reason(data, code):
     with pytest.raises(ImageProblem) as problem:

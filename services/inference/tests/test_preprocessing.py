@@ -98,45 +98,8 @@ def _uniform(mode: str, value, size=(24, 18)) -> Image.Image:
     return Image.new(mode, size, value)
 
 
-def _palette() -> Image.Image:
-    return Image.new("RGB", (24, 18), (10, 200, 30)).convert("P", palette=Image.Palette.ADAPTIVE)
-
-
-def _sixteen_bit(value: int) -> Image.Image:
-    return Image.fromarray(np.full((18, 24), value, dtype=np.uint16))
-
-
-@pytest.mark.parametrize(
-    ("image", "fmt", "expected_rgb"),
-    [
-        pytest.param(_uniform("L", 128), "PNG", (128, 128, 128), id="grey"),
-        pytest.param(_uniform("1", 1), "PNG", (255, 255, 255), id="bilevel"),
-        pytest.param(_palette(), "PNG", (10, 200, 30), id="palette"),
-        pytest.param(_uniform("LA", (128, 0)), "PNG", (128, 128, 128), id="grey-alpha-dropped"),
-        pytest.param(_uniform("RGBA", (10, 20, 30, 0)), "PNG", (10, 20, 30), id="rgba-alpha-dropped"),
-        pytest.param(_uniform("CMYK", (0, 255, 255, 0)), "TIFF", (255, 0, 0), id="cmyk"),
-        pytest.param(_sixteen_bit(257 * 100), "PNG", (100, 100, 100), id="16-bit-scaled"),
-        pytest.param(_sixteen_bit(65535), "PNG", (255, 255, 255), id="16-bit-white"),
-        pytest.param(_uniform("F", 77.0), "TIFF", (77, 77, 77), id="float"),
-    ],
-)
-def test_decode_image_converts_every_mode_to_rgb(image, fmt, expected_rgb):
-    decoded = decode_image(encode(image, fmt), max_pixels=MAX_PIXELS)
-    assert decoded.mode == "RGB"
-    assert decoded.getpixel((12, 9)) == expected_rgb
-
-
-def test_decode_image_applies_exif_orientation():
-    # Stored landscape, left half red and right half blue, tagged "rotate 90 clockwise to display".
-    stored = Image.new("RGB", (40, 30), (0, 0, 255))
-    stored.paste((255, 0, 0), (0, 0, 20, 30))
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    decoded = decode_image(encode(stored, "JPEG", exif=exif, quality=95), max_pixels=MAX_PIXELS)
-    assert decoded.size == (30, 40)
-    top, bottom = np.asarray(decoded)[5, 15], np.asarray(decoded)[35, 15]
-    assert top[0] > 200 and top[2] < 50  # the red half is now on top
-    assert bottom[2] > 200 and bottom[0] < 50
+# Modes, transparency, orientation and frames are common.decoding's table test (libs/common/tests);
+# tests/test_decoding_agreement.py shows the dataset service and this service decode alike.
 
 
 def _truncated_png() -> bytes:

@@ -57,7 +57,7 @@ class _Accepted:
 def _limits_shown(limits: ValidationLimits) -> dict[str, object]:
     names = (
         "image_min_classes image_max_classes image_min_per_class image_max_per_class image_min_side "
-        "image_max_pixels zip_max_entries zip_max_entry_bytes zip_max_total_bytes zip_max_ratio"
+        "image_small_side image_max_pixels zip_max_entries zip_max_entry_bytes zip_max_total_bytes zip_max_ratio"
     ).split()
     return {n: getattr(limits, n) for n in names}
 
@@ -130,6 +130,7 @@ def _decode_all(
             data,
             max_pixels=limits.image_max_pixels,
             min_side=limits.image_min_side,
+            small_side=limits.image_small_side,
             max_side=limits.image_pack_max_side,
             jpeg_quality=limits.image_pack_jpeg_quality,
         )
@@ -231,6 +232,22 @@ def validate_image_archive(
         scratch_pack.unlink(missing_ok=True)
 
 
+def _warn_on_small_images(kept: list[_Accepted], *, limits: ValidationLimits, problems: ProblemList) -> None:
+    """One warning for all small images (a CIFAR-like set holds thousands), naming a few."""
+    small = [a for a in kept if a.image.upscaled]
+    if not small:
+        return
+    shorter = sorted(min(a.image.original_width, a.image.original_height) for a in small)
+    examples = ", ".join(a.source for a in small[:3])
+    problems.warning(
+        Code.upscaled,
+        f"{len(small)} of {len(kept)} images are smaller than {limits.image_small_side} pixels on their "
+        f"shorter side (from {shorter[0]} px, median {shorter[len(shorter) // 2]} px; e.g. {examples}). "
+        "They are kept and upscaled to the model's input size, which blurs them: a model trained on them "
+        "works best on images of the same size. Upload larger originals if you have them.",
+    )
+
+
 def _finish(
     *,
     accepted: list[_Accepted],
@@ -255,6 +272,7 @@ def _finish(
     members: dict[str, list[int]] = {name: [] for name in class_names}
     for i in kept:
         members[accepted[i].label].append(i)
+    _warn_on_small_images([accepted[i] for i in kept], limits=limits, problems=problems)
     rules = ClassRules(
         min_classes=limits.image_min_classes,
         max_classes=limits.image_max_classes,

@@ -12,19 +12,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from common.decoding import DecodeError, decode
+from PIL import Image
 
 from dataset.validation.report import Code
-
-SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
-_KNOWN_SIGNATURES = {
-    b"MZ": "a Windows executable",
-    b"\x7fELF": "an ELF executable",
-    b"%PDF": "a PDF document",
-    b"#!": "a script",
-    b"II*\x00": "a TIFF image (not supported)",
-    b"MM\x00*": "a TIFF image (not supported)",
-}
 
 
 class ImageProblem(Exception):
@@ -45,6 +36,7 @@ class DecodedImage:
     mode: str = ""
     sha256: str = ""
     dhash: int = 0
+    upscaled: bool = False  # shorter side below the minimum: kept, upscaled when used
 
 
 def configure_pillow(*, max_pixels: int) -> None:
@@ -54,43 +46,6 @@ def configure_pillow(*, max_pixels: int) -> None:
     """
     Image.MAX_IMAGE_PIXELS = max_pixels
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-
-
-def _describe_unknown(data: bytes) -> str:
-    for signature, what in _KNOWN_SIGNATURES.items():
-        if data.startswith(signature):
-            return f"it is {what}, not an image"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif"):
-        return "it is a HEIC/AVIF photo; convert it to JPEG or PNG"
-    return "it is not a JPEG, PNG, WebP, BMP or GIF image"
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB for every mode we may meet: CMYK, palette, grey with alpha, 16-bit and float greys."""
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        values = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 1.0
-        grey = np.clip(values / scale, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(values.min(initial=0)), float(values.max(initial=0))
-        grey = (
-            np.zeros(values.shape, np.uint8)
-            if high <= low
-            else ((values - low) / (high - low) * 255).astype(np.uint8)
-        )
-        return Image.fromarray(grey).convert("RGB")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        # Transparent pixels become white rather than whatever colour their RGB happens to hold.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def dhash(image: Image.Image) -> int:
@@ -111,56 +66,49 @@ def _fit_shorter_side(image: Image.Image, max_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
+_CODES = {
+    "empty": Code.unsupported,
+    "unsupported": Code.unsupported,
+    "too_many_pixels": Code.too_many_pixels,
+    "corrupt": Code.corrupt,
+}
+
+
 def decode_image(
-    data: bytes, *, max_pixels: int, min_side: int, max_side: int, jpeg_quality: int
+    data: bytes, *, max_pixels: int, min_side: int, small_side: int, max_side: int, jpeg_quality: int
 ) -> DecodedImage:
-    """Raise ``ImageProblem`` with a reason code, or return the normalized, re-encoded image."""
+    """Raise ``ImageProblem`` with a reason code, or return the normalized, re-encoded image.
+
+    Decoding is ``common.decoding.decode``, the same function the trainer and the inference service
+    call. An image whose shorter side is below ``min_side`` is refused (too little to learn from); one
+    below ``small_side`` is kept and marked ``upscaled``: the trainer and the inference service resize
+    it up like any other, and the report warns about it once.
+    """
     try:
-        image = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
-    except UnidentifiedImageError as e:
-        raise ImageProblem(Code.unsupported, f"Skipped: {_describe_unknown(data)}.") from e
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageProblem(Code.too_many_pixels, f"Skipped: more than {max_pixels} pixels.") from e
-    except Exception as e:  # Pillow raises many types on damaged headers; each means the same to the user.
-        raise ImageProblem(Code.corrupt, f"Skipped: the image header is damaged ({e}).") from e
-
-    with image:
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageProblem(
-                Code.too_many_pixels, f"Skipped: {width}x{height} is more than the {max_pixels}-pixel cap."
-            )
-        if min(width, height) < min_side:
-            raise ImageProblem(
-                Code.too_small,
-                f"Skipped: {width}x{height} is smaller than {min_side} pixels on its shorter side.",
-            )
-        source_format, source_mode = image.format or "", image.mode
-        try:
-            if source_format == "JPEG":
-                # Decode at a reduced DCT scale that still covers max_side: every byte is decoded, faster.
-                image.draft("RGB", (max_side, max_side))
-            image.load()
-            oriented = ImageOps.exif_transpose(image)
-            rgb = to_rgb(oriented)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ImageProblem(Code.too_many_pixels, f"Skipped: more than {max_pixels} pixels.") from e
-        except Exception as e:  # truncated data, bad chunks, broken EXIF: the file cannot be used as is
-            raise ImageProblem(Code.corrupt, f"Skipped: the image data is damaged ({e}).") from e
-
-    stored = _fit_shorter_side(rgb, max_side)
+        decoded = decode(data, max_pixels=max_pixels, min_shorter_side=max_side)
+    except DecodeError as e:
+        raise ImageProblem(_CODES[e.reason], f"Skipped: {e.message}.") from e
+    shorter = min(decoded.width, decoded.height)
+    if shorter < min_side:
+        raise ImageProblem(
+            Code.too_small,
+            f"Skipped: {decoded.width}x{decoded.height} is smaller than {min_side} pixels on its shorter "
+            "side, too little to learn from.",
+        )
+    stored = _fit_shorter_side(decoded.image, max_side)
     buffer = io.BytesIO()
     stored.save(buffer, format="JPEG", quality=jpeg_quality)
     return DecodedImage(
         jpeg=buffer.getvalue(),
         width=stored.width,
         height=stored.height,
-        original_width=width,
-        original_height=height,
-        format=source_format,
-        mode=source_mode,
+        original_width=decoded.width,
+        original_height=decoded.height,
+        format=decoded.format,
+        mode=decoded.mode,
         sha256=hashlib.sha256(data).hexdigest(),
         dhash=dhash(stored),
+        upscaled=shorter < small_side,
     )
 
 

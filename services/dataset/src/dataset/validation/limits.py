@@ -28,7 +28,15 @@ class ValidationLimits(BaseModel):
     image_max_per_class: int = Field(
         100, ge=1, description="larger classes are cut to a seeded random sample of this many images"
     )
-    image_min_side: int = Field(32, ge=1, description="images whose shorter side is smaller are dropped")
+    image_min_side: int = Field(
+        8, ge=1, description="images whose shorter side is smaller are dropped (too little to learn from)"
+    )
+    image_small_side: int = Field(
+        32,
+        ge=1,
+        description="images whose shorter side is smaller are kept and upscaled for training; "
+        "the report warns once, with their count",
+    )
     image_max_pixels: int = Field(
         50_000_000, gt=0, description="width x height cap; larger images are refused before decoding"
     )

@@ -42,6 +42,7 @@ class Code(StrEnum):
     corrupt = "corrupt"
     too_many_pixels = "too_many_pixels"
     too_small = "too_small"
+    upscaled = "upscaled"
     exact_duplicate = "exact_duplicate"
     near_duplicate = "near_duplicate"
     cross_class_duplicate = "cross_class_duplicate"

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from common.contracts import DatasetManifest
+from common.decoding import DecodeError
 from common.imaging import eval_pixels
 from common.store import ObjectNotFound, ObjectStore
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from trainer.training.errors import DatasetUnusable
 from trainer.training.preprocessing import decode_rgb
@@ -54,7 +55,7 @@ def load_image_set(
             raise DatasetUnusable(f"manifest item {item.source!r} has no image bytes or an unknown label")
         try:
             images.append(decode_rgb(pack[item.offset : item.offset + item.length]))
-        except (UnidentifiedImageError, OSError) as e:
+        except DecodeError as e:
             raise DatasetUnusable(
                 f"image {item.source!r} cannot be decoded; remove it and upload again"
             ) from e

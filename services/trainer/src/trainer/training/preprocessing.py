@@ -4,17 +4,16 @@ service; its ``resize``, ``input_size``, ``mean`` and ``std`` are written into t
 
 from __future__ import annotations
 
-import io
-
-from PIL import Image, ImageOps
+from common.decoding import decode_rgb as _decode_rgb
+from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
+# The pack holds images the dataset service validated and downscaled: no bomb can be in it.
+PACK_MAX_PIXELS = 1 << 30
 
 
-def decode_rgb(data: bytes) -> Image.Image:
-    """JPEG/PNG bytes -> loaded RGB image, EXIF orientation applied."""
-    with Image.open(io.BytesIO(data)) as img:
-        img = ImageOps.exif_transpose(img)
-        return img.convert("RGB")
+def decode_rgb(data: bytes, *, min_shorter_side: int | None = None) -> Image.Image:
+    """Bytes -> loaded, oriented RGB image: ``common.decoding``, the decoder serving uses too."""
+    return _decode_rgb(data, max_pixels=PACK_MAX_PIXELS, min_shorter_side=min_shorter_side)
