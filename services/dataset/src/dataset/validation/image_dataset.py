@@ -57,7 +57,8 @@ class _Accepted:
 def _limits_shown(limits: ValidationLimits) -> dict[str, object]:
     names = (
         "image_min_classes image_max_classes image_min_per_class image_max_per_class image_min_side "
-        "image_small_side image_max_pixels zip_max_entries zip_max_entry_bytes zip_max_total_bytes zip_max_ratio"
+        "image_small_side image_max_pixels zip_max_entries zip_max_entry_bytes zip_max_total_bytes "
+        "zip_max_ratio"
     ).split()
     return {n: getattr(limits, n) for n in names}
 
