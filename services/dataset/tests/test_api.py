@@ -68,11 +68,19 @@ async def test_another_owners_data_set_answers_404(client, method, suffix):
     assert (await client.get(f"/datasets/{dataset_id}", headers=owner_headers())).status_code == 200
 
 
-@pytest.mark.parametrize("dataset_id", ["0" * 32, "nope", "x" * 300])
+@pytest.mark.parametrize("dataset_id", ["0" * 32, "nope", "x" * 64])
 async def test_unknown_id_answers_404(client, dataset_id):
     response = await client.get(f"/datasets/{dataset_id}", headers=owner_headers())
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("dataset_id", ["x" * 65, "x" * 60_000, "a.b", "-a", "a%0Ab", "%7F"])
+async def test_a_malformed_id_answers_422_with_the_rule(client, dataset_id):
+    response = await client.get(f"/datasets/{dataset_id}", headers=owner_headers())
+
+    assert response.status_code == 422
+    assert "an id is 1 to 64 letters" in response.json()["error"]["message"]
 
 
 async def test_list_is_paginated_newest_first_and_scoped_to_the_owner(client):

@@ -1,6 +1,7 @@
 """Typed HTTP clients the services use to call each other.
 
-Errors from the callee pass through as UpstreamError."""
+Errors from the callee pass through as UpstreamError. Every id put into a path goes through
+``common.params.path_segment``, so no id can add a segment, a query or a fragment to the callee's URL."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from common.contracts import (
     TokenOut,
 )
 from common.errors import ServiceUnavailable, UpstreamError
+from common.ids import path_segment
 from common.logging import request_id_var
 
 
@@ -104,7 +106,7 @@ class DatasetClient(ServiceClient):
     service = "dataset"
 
     async def get_dataset(self, *, owner: str, dataset_id: str) -> DatasetOut:
-        response = await self.call("GET", f"/datasets/{dataset_id}", owner=owner)
+        response = await self.call("GET", f"/datasets/{path_segment(dataset_id)}", owner=owner)
         return DatasetOut.model_validate(response.json())
 
 
@@ -116,7 +118,7 @@ class TrainerClient(ServiceClient):
         return RunOut.model_validate(response.json())
 
     async def get_run(self, *, owner: str, run_id: str) -> RunOut:
-        response = await self.call("GET", f"/runs/{run_id}", owner=owner)
+        response = await self.call("GET", f"/runs/{path_segment(run_id)}", owner=owner)
         return RunOut.model_validate(response.json())
 
 
@@ -128,5 +130,5 @@ class InferenceClient(ServiceClient):
         return ModelOut.model_validate(response.json())
 
     async def create_token(self, *, owner: str, model_id: str) -> TokenOut:
-        response = await self.call("POST", f"/models/{model_id}/tokens", owner=owner)
+        response = await self.call("POST", f"/models/{path_segment(model_id)}/tokens", owner=owner)
         return TokenOut.model_validate(response.json())

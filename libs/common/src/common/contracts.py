@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.ids import ResourceId
+
 DatasetKind = Literal["image", "text"]
 Split = Literal["train", "val"]
 Verdict = Literal["accepted", "accepted_with_warnings", "rejected"]
@@ -89,7 +91,7 @@ class DatasetOut(BaseModel):
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: str
+    dataset_id: ResourceId
     task: Literal["image"] = "image"
     config: dict[str, Any] = Field(default_factory=dict, description="hyperparameters; all optional")
 

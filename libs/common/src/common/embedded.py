@@ -92,10 +92,11 @@ class Stack:
         return f"; log {path}:\n{tail}"
 
     def start(self, *, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Stack:
-        # Migrations of the SQLite files run at each service's start; start them one by one so errors
-        # are clear.
+        # Each service migrates its own database at start, so they can start side by side; a failure
+        # still names the service and shows its log.
         for name in SERVICES:
             self.start_service(name, extra_env=extra_env, host=host)
+        for name in SERVICES:
             self.wait_ready(name)
         return self
 

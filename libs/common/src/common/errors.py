@@ -4,7 +4,6 @@ Each carries its HTTP status and a message that says what to do."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger(__name__)
+from common.ids import PATTERN_RULES
 
 
 class AppError(Exception):
@@ -90,8 +89,11 @@ def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             reason = (err.get("ctx") or {}).get("error", "JSON decode error")
             out.append({"field": None, "message": f"the body is not valid JSON: {reason}{where}"})
             continue
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        out.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid value")})
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        message = err.get("msg", "invalid value")
+        if err.get("type") == "string_pattern_mismatch":
+            message = PATTERN_RULES.get((err.get("ctx") or {}).get("pattern"), message)
+        out.append({"field": ".".join(loc) or None, "message": message})
     return out
 
 
@@ -123,9 +125,4 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"error": {"code": f"http_{exc.status_code}", "message": message}}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        request_id = request.headers.get("x-request-id", "")
-        body = {"error": {"code": "internal", "message": f"internal error; quote request id {request_id!r}"}}
-        return JSONResponse(body, status_code=500)
+    # Unhandled exceptions are answered by common.logging.RequestIdMiddleware, which knows the request id.

@@ -11,8 +11,11 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.headers import safe_request_id
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 access_log = logging.getLogger("trainyard.access")
+log = logging.getLogger("trainyard.errors")
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,8 +54,23 @@ def configure_logging(*, service: str, level: str = "INFO", json_lines: bool = T
         logging.getLogger(noisy).disabled = True
 
 
+INTERNAL_ERROR_CODE = "internal"
+
+
+def internal_error_body(request_id: str) -> bytes:
+    message = f"internal error; it is logged under request id {request_id}: quote it when reporting this"
+    return json.dumps(
+        {"error": {"code": INTERNAL_ERROR_CODE, "message": message, "request_id": request_id}}
+    ).encode()
+
+
 class RequestIdMiddleware:
-    """Takes X-Request-ID from the caller or makes one, echoes it, and logs one access line."""
+    """Takes a well-formed X-Request-ID from the caller or makes one, echoes it on every response, logs
+    one access line, and turns an unhandled error into a 500 in the shared error shape.
+
+    It sits outside FastAPI's exception handling, so the 500 carries the request id in its header, body
+    and log line, and the exception stops here: the server sees a finished response and keeps the
+    connection open for the client's next request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,21 +80,38 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        rid = safe_request_id(headers.get(b"x-request-id")) or uuid.uuid4().hex
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("ascii"))]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # the status line is gone; only closing the connection tells the client
+            body = internal_error_body(rid)
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             if scope.get("path") not in ("/healthz", "/readyz"):
                 access_log.info(

@@ -15,6 +15,9 @@ from typing import Annotated
 from common.contracts import DatasetOut
 from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
 from common.errors import Unprocessable, validation_detail, validation_message
+from common.headers import content_disposition
+from common.ids import ResourceId
+from common.params import Offset
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -88,7 +91,7 @@ async def list_datasets(
     owner: OwnerDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DatasetPage:
     """The caller's data sets, newest first; each with a short report (the full one is on GET by id)."""
     return await service.list_datasets(session, owner=owner, limit=limit, offset=offset)
@@ -101,13 +104,13 @@ async def limits(request: Request) -> ValidationLimits:
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetOut)
-async def get_dataset(dataset_id: str, owner: OwnerDep, session: SessionDep) -> DatasetOut:
+async def get_dataset(dataset_id: ResourceId, owner: OwnerDep, session: SessionDep) -> DatasetOut:
     return service.to_out(await service.get_owned(session, owner=owner, dataset_id=dataset_id))
 
 
 @router.get("/datasets/{dataset_id}/preview", response_model=DatasetPreview)
 async def preview_dataset(
-    dataset_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep
+    dataset_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> DatasetPreview:
     """Up to 8 thumbnails per class (JPEG data: URLs), or up to 5 sample rows per class."""
     return await service.preview(session, store, owner=owner, dataset_id=dataset_id)
@@ -115,7 +118,7 @@ async def preview_dataset(
 
 @router.get("/datasets/{dataset_id}/download")
 async def download_dataset(
-    dataset_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep
+    dataset_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> StreamingResponse:
     """The original upload, byte for byte."""
     row = await service.get_owned(session, owner=owner, dataset_id=dataset_id)
@@ -125,14 +128,16 @@ async def download_dataset(
         body,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{row.original_filename}"',
+            "Content-Disposition": content_disposition(row.original_filename),
             "Content-Length": str(row.size_bytes),
         },
     )
 
 
 @router.delete("/datasets/{dataset_id}", status_code=204)
-async def delete_dataset(dataset_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep) -> Response:
+async def delete_dataset(
+    dataset_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep
+) -> Response:
     """Removes the data set and its objects. The row is committed away first, so a failure while
     deleting the objects leaves orphans for the sweeper, never a row without objects."""
     prefix = await service.delete(session, owner=owner, dataset_id=dataset_id)

@@ -1,7 +1,13 @@
-"""The public API. Each route names what it does and passes it to the service that owns it."""
+"""The public API. Each route names what it does and passes it to the service that owns it.
+
+Ids and names are validated here (``common.params``) and percent-encoded into the callee's path, so a
+request cannot reach another path of an internal service than the one its route names."""
 
 from __future__ import annotations
 
+from common.ids import FileName, ResourceId
+from common.ids import path_segment as seg
+from common.params import Offset, page_limit
 from fastapi import APIRouter, Request
 
 from gateway.api.forward import forward
@@ -26,7 +32,7 @@ async def upload_dataset(request: Request, user: CurrentUser):
 
 
 @router.get("/datasets", tags=["datasets"])
-async def list_datasets(request: Request, user: CurrentUser):
+async def list_datasets(request: Request, user: CurrentUser, limit: page_limit(100) = 20, offset: Offset = 0):
     return await forward(request, _clients(request).datasets, "/datasets", owner=user)
 
 
@@ -37,23 +43,27 @@ async def dataset_limits(request: Request, user: CurrentUser):
 
 
 @router.get("/datasets/{dataset_id}", tags=["datasets"])
-async def get_dataset(dataset_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).datasets, f"/datasets/{dataset_id}", owner=user)
+async def get_dataset(dataset_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).datasets, f"/datasets/{seg(dataset_id)}", owner=user)
 
 
 @router.get("/datasets/{dataset_id}/preview", tags=["datasets"])
-async def preview_dataset(dataset_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).datasets, f"/datasets/{dataset_id}/preview", owner=user)
+async def preview_dataset(dataset_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(
+        request, _clients(request).datasets, f"/datasets/{seg(dataset_id)}/preview", owner=user
+    )
 
 
 @router.get("/datasets/{dataset_id}/download", tags=["datasets"])
-async def download_dataset(dataset_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).datasets, f"/datasets/{dataset_id}/download", owner=user)
+async def download_dataset(dataset_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(
+        request, _clients(request).datasets, f"/datasets/{seg(dataset_id)}/download", owner=user
+    )
 
 
 @router.delete("/datasets/{dataset_id}", tags=["datasets"], status_code=204)
-async def delete_dataset(dataset_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).datasets, f"/datasets/{dataset_id}", owner=user)
+async def delete_dataset(dataset_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).datasets, f"/datasets/{seg(dataset_id)}", owner=user)
 
 
 # Runs ----------------------------------------------------------------------------------------------
@@ -66,63 +76,71 @@ async def create_run(request: Request, user: CurrentUser):
 
 
 @router.get("/runs", tags=["runs"])
-async def list_runs(request: Request, user: CurrentUser):
+async def list_runs(
+    request: Request,
+    user: CurrentUser,
+    limit: page_limit(200) = 50,
+    offset: Offset = 0,
+    dataset_id: ResourceId | None = None,
+):
     return await forward(request, _clients(request).trainer, "/runs", owner=user)
 
 
 @router.get("/runs/{run_id}", tags=["runs"])
-async def get_run(run_id: str, request: Request, user: CurrentUser):
+async def get_run(run_id: ResourceId, request: Request, user: CurrentUser):
     """Status (queued, running, succeeded, failed, cancelled), progress, metrics, validation accuracy."""
-    return await forward(request, _clients(request).trainer, f"/runs/{run_id}", owner=user)
+    return await forward(request, _clients(request).trainer, f"/runs/{seg(run_id)}", owner=user)
 
 
 @router.post("/runs/{run_id}/cancel", tags=["runs"])
-async def cancel_run(run_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).trainer, f"/runs/{run_id}/cancel", owner=user)
+async def cancel_run(run_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).trainer, f"/runs/{seg(run_id)}/cancel", owner=user)
 
 
 @router.get("/runs/{run_id}/artifacts", tags=["runs"])
-async def list_artifacts(run_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).trainer, f"/runs/{run_id}/artifacts", owner=user)
+async def list_artifacts(run_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).trainer, f"/runs/{seg(run_id)}/artifacts", owner=user)
 
 
 @router.get("/runs/{run_id}/artifacts/{name}", tags=["runs"])
-async def get_artifact(run_id: str, name: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).trainer, f"/runs/{run_id}/artifacts/{name}", owner=user)
+async def get_artifact(run_id: ResourceId, name: FileName, request: Request, user: CurrentUser):
+    return await forward(
+        request, _clients(request).trainer, f"/runs/{seg(run_id)}/artifacts/{seg(name)}", owner=user
+    )
 
 
 # Models and prediction -----------------------------------------------------------------------------
 
 
 @router.get("/models", tags=["models"])
-async def list_models(request: Request, user: CurrentUser):
+async def list_models(request: Request, user: CurrentUser, limit: page_limit(200) = 50, offset: Offset = 0):
     return await forward(request, _clients(request).inference, "/models", owner=user)
 
 
 @router.get("/models/{model_id}", tags=["models"])
-async def get_model(model_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).inference, f"/models/{model_id}", owner=user)
+async def get_model(model_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).inference, f"/models/{seg(model_id)}", owner=user)
 
 
 @router.delete("/models/{model_id}", tags=["models"], status_code=204)
-async def delete_model(model_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).inference, f"/models/{model_id}", owner=user)
+async def delete_model(model_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).inference, f"/models/{seg(model_id)}", owner=user)
 
 
 @router.post("/models/{model_id}/tokens", tags=["models"], status_code=201)
-async def create_token(model_id: str, request: Request, user: CurrentUser):
+async def create_token(model_id: ResourceId, request: Request, user: CurrentUser):
     """A new model token for predictions. It is shown once; only its hash is kept."""
-    return await forward(request, _clients(request).inference, f"/models/{model_id}/tokens", owner=user)
+    return await forward(request, _clients(request).inference, f"/models/{seg(model_id)}/tokens", owner=user)
 
 
 @router.get("/models/{model_id}/tokens", tags=["models"])
-async def list_tokens(model_id: str, request: Request, user: CurrentUser):
-    return await forward(request, _clients(request).inference, f"/models/{model_id}/tokens", owner=user)
+async def list_tokens(model_id: ResourceId, request: Request, user: CurrentUser):
+    return await forward(request, _clients(request).inference, f"/models/{seg(model_id)}/tokens", owner=user)
 
 
 @router.delete("/models/{model_id}/tokens/{token_id}", tags=["models"], status_code=204)
-async def revoke_token(model_id: str, token_id: str, request: Request, user: CurrentUser):
-    path = f"/models/{model_id}/tokens/{token_id}"
+async def revoke_token(model_id: ResourceId, token_id: ResourceId, request: Request, user: CurrentUser):
+    path = f"/models/{seg(model_id)}/tokens/{seg(token_id)}"
     return await forward(request, _clients(request).inference, path, owner=user)
 
 

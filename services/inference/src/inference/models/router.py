@@ -6,6 +6,8 @@ from typing import Annotated
 
 from common.contracts import ModelOut, ModelRegister
 from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
+from common.ids import ResourceId
+from common.params import Offset
 from fastapi import APIRouter, Query, Response, status
 
 from inference.deps import SessionCacheDep
@@ -43,35 +45,37 @@ async def list_models(
     session: SessionDep,
     owner: OwnerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ModelPage:
     return await service.list_models(session, owner=owner, limit=limit, offset=offset)
 
 
 @router.get("/{model_id}")
-async def get_model(model_id: str, session: SessionDep, owner: OwnerDep) -> ModelDetail:
+async def get_model(model_id: ResourceId, session: SessionDep, owner: OwnerDep) -> ModelDetail:
     return service.model_detail(await service.get_model(session, owner=owner, model_id=model_id))
 
 
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_model(
-    model_id: str, session: SessionDep, sessions: SessionCacheDep, owner: OwnerDep
+    model_id: ResourceId, session: SessionDep, sessions: SessionCacheDep, owner: OwnerDep
 ) -> None:
     """Delete the model; its tokens stop working at once."""
     await service.delete_model(session, sessions=sessions, owner=owner, model_id=model_id)
 
 
 @router.post("/{model_id}/tokens", status_code=status.HTTP_201_CREATED)
-async def create_token(model_id: str, session: SessionDep, owner: OwnerDep) -> TokenCreated:
+async def create_token(model_id: ResourceId, session: SessionDep, owner: OwnerDep) -> TokenCreated:
     """A new bearer token for ``POST /api/predict``. The token is in this response only: store it."""
     return await service.create_token(session, owner=owner, model_id=model_id)
 
 
 @router.get("/{model_id}/tokens")
-async def list_tokens(model_id: str, session: SessionDep, owner: OwnerDep) -> list[TokenInfo]:
+async def list_tokens(model_id: ResourceId, session: SessionDep, owner: OwnerDep) -> list[TokenInfo]:
     return list(await service.list_tokens(session, owner=owner, model_id=model_id))
 
 
 @router.delete("/{model_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(model_id: str, token_id: str, session: SessionDep, owner: OwnerDep) -> None:
+async def revoke_token(
+    model_id: ResourceId, token_id: ResourceId, session: SessionDep, owner: OwnerDep
+) -> None:
     await service.revoke_token(session, owner=owner, model_id=model_id, token_id=token_id)

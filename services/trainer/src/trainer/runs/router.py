@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import re
 from typing import Annotated, Any
 
 from common.contracts import RunCreate, RunOut
 from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
 from common.errors import NotFound
+from common.headers import content_disposition
+from common.ids import FileName, ResourceId
+from common.params import Offset
 from common.store import ObjectNotFound
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -16,7 +18,8 @@ from trainer.runs import repository, service
 
 router = APIRouter(dependencies=[InternalDep], tags=["runs"])
 
-_ARTIFACT = re.compile(r"^[A-Za-z0-9._-]+$")
+# The resume checkpoint is a pickle for the worker's own use: never listed, never served.
+_PRIVATE_ARTIFACTS = frozenset({"checkpoint.pt"})
 
 
 @router.post("/runs", status_code=201)
@@ -34,8 +37,8 @@ async def list_runs(
     owner: OwnerDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    dataset_id: str | None = None,
+    offset: Offset = 0,
+    dataset_id: ResourceId | None = None,
 ) -> dict[str, Any]:
     rows, total = await repository.list_owned_runs(
         session, owner=owner, limit=limit, offset=offset, dataset_id=dataset_id
@@ -44,30 +47,34 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: str, owner: OwnerDep, session: SessionDep) -> RunOut:
+async def get_run(run_id: ResourceId, owner: OwnerDep, session: SessionDep) -> RunOut:
     return service.to_out(await service.get_owned(session, owner=owner, run_id=run_id))
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: str, owner: OwnerDep, session: SessionDep) -> RunOut:
+async def cancel_run(run_id: ResourceId, owner: OwnerDep, session: SessionDep) -> RunOut:
     return service.to_out(await service.cancel_run(session, owner=owner, run_id=run_id))
 
 
 @router.get("/runs/{run_id}/artifacts")
 async def list_artifacts(
-    run_id: str, owner: OwnerDep, session: SessionDep, store: StoreDep
+    run_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> dict[str, Any]:
     run = await service.get_owned(session, owner=owner, run_id=run_id)
     keys = await asyncio.to_thread(lambda: list(store.list(run.artifacts_prefix)))
     names = [k.removeprefix(run.artifacts_prefix) for k in keys]
-    return {"items": [{"name": n} for n in names if "/" not in n and n != "checkpoint.pt"]}
+    return {"items": [{"name": n} for n in names if "/" not in n and n not in _PRIVATE_ARTIFACTS]}
 
 
 @router.get("/runs/{run_id}/artifacts/{name}")
-async def get_artifact(run_id: str, name: str, owner: OwnerDep, session: SessionDep, store: StoreDep):
+async def get_artifact(
+    run_id: ResourceId, name: FileName, owner: OwnerDep, session: SessionDep, store: StoreDep
+):
     run = await service.get_owned(session, owner=owner, run_id=run_id)
-    if not _ARTIFACT.match(name):
-        raise NotFound(f"no artifact {name!r} in run {run_id}")
+    if name in _PRIVATE_ARTIFACTS:
+        raise NotFound(
+            f"no artifact {name!r} in run {run_id}; list them with GET /api/runs/{run_id}/artifacts"
+        )
     try:
         stream = await asyncio.to_thread(store.open_stream, run.artifacts_prefix + name)
     except ObjectNotFound as e:
@@ -81,7 +88,7 @@ async def get_artifact(run_id: str, name: str, owner: OwnerDep, session: Session
                 yield chunk
 
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": content_disposition(name)}
     return StreamingResponse(chunks(), media_type=media, headers=headers)
 
 
@@ -90,7 +97,7 @@ internal_router = APIRouter(dependencies=[InternalDep], tags=["internal"])
 
 @internal_router.post("/internal/runs/{run_id}/events")
 async def post_event(
-    run_id: str,
+    run_id: ResourceId,
     event: dict[str, Any],
     session: SessionDep,
     store: StoreDep,
