@@ -175,8 +175,8 @@ async def test_limits_answer_the_limits_in_force(tmp_path, sqlite_url, local_sto
         limits = (await client.get("/limits", headers=owner_headers())).json()
 
     assert limits["image_max_classes"] == 20
-    assert limits["image_max_per_class"] == 100
-    assert limits["upload_max_bytes"] == 200 * 1024 * 1024
+    assert limits["image_max_per_class"] == 5000
+    assert limits["upload_max_bytes"] == 2048 * 1024 * 1024
 
 
 def test_an_operator_sets_a_limit_through_the_environment(monkeypatch):

@@ -38,7 +38,7 @@ REFUSED = [
     ("single-class", lambda: corpus.image_zip({"cats": 12}), "too_few_classes"),
     ("empty-class-folder", lambda: _named(("birds/", b"")), "class_too_small"),
     ("class-below-minimum", lambda: corpus.image_zip({"cats": 12, "dogs": 9}), "class_too_small"),
-    ("too-many-classes", lambda: corpus.image_zip({f"c{i}": 10 for i in range(11)}), "too_many_classes"),
+    ("too-many-classes", lambda: corpus.image_zip({f"c{i}": 10 for i in range(101)}), "too_many_classes"),
 ]
 
 

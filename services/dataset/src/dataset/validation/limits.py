@@ -1,5 +1,12 @@
-"""The rules an upload must satisfy. Defaults come from the seed projects; an operator changes them
-with ``TRAINYARD_DATASET_LIMITS__<NAME>`` and ``GET /limits`` returns the ones in force."""
+"""The rules an upload must satisfy. An operator changes them with ``TRAINYARD_DATASET_LIMITS__<NAME>``
+and ``GET /limits`` returns the ones in force.
+
+The defaults are sized for "a small data set on a laptop": tens of classes, thousands of items per
+class, every item the user uploads used. The seed projects' classroom caps (10 classes of at most 100
+images, 200 MiB uploads, 5000 zip entries; 20 text classes of at most 1000 rows) were an upload
+limit of their hosting; ``CLASSROOM`` holds them as an example of a stricter deployment
+(README: "Limits").
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ class ValidationLimits(BaseModel):
 
     # Upload
     upload_max_bytes: int = Field(
-        200 * MiB, gt=0, description="hard cap on the uploaded file, counted while reading"
+        2048 * MiB, gt=0, description="hard cap on the uploaded file, counted while reading"
     )
 
     # Split
@@ -23,10 +30,10 @@ class ValidationLimits(BaseModel):
 
     # Image data sets
     image_min_classes: int = Field(2, ge=2)
-    image_max_classes: int = Field(10, ge=2)
+    image_max_classes: int = Field(100, ge=2)
     image_min_per_class: int = Field(10, ge=1)
     image_max_per_class: int = Field(
-        100, ge=1, description="larger classes are cut to a seeded random sample of this many images"
+        5000, ge=1, description="larger classes are cut to a seeded random sample of this many images"
     )
     image_min_side: int = Field(
         8, ge=1, description="images whose shorter side is smaller are dropped (too little to learn from)"
@@ -52,10 +59,10 @@ class ValidationLimits(BaseModel):
     )
 
     # Zip archive
-    zip_max_entries: int = Field(5000, ge=1)
+    zip_max_entries: int = Field(60_000, ge=1)
     zip_max_entry_bytes: int = Field(64 * MiB, gt=0, description="decompressed bytes of one entry")
     zip_max_total_bytes: int = Field(
-        1024 * MiB, gt=0, description="decompressed bytes of all entries together"
+        8192 * MiB, gt=0, description="decompressed bytes of all entries together"
     )
     zip_max_ratio: float = Field(100.0, gt=1, description="decompressed / compressed bytes, per entry")
     zip_ratio_floor_bytes: int = Field(
@@ -64,13 +71,13 @@ class ValidationLimits(BaseModel):
 
     # Text data sets
     text_min_classes: int = Field(2, ge=2)
-    text_max_classes: int = Field(20, ge=2)
+    text_max_classes: int = Field(100, ge=2)
     text_min_per_class: int = Field(100, ge=1)
     text_max_per_class: int = Field(
-        1000, ge=1, description="larger classes are cut to a seeded random sample of this many rows"
+        50_000, ge=1, description="larger classes are cut to a seeded random sample of this many rows"
     )
     text_min_chars: int = Field(2, ge=1, description="shorter texts (after trimming) are dropped")
-    text_max_bytes: int = Field(50 * MiB, gt=0, description="a CSV larger than this is refused")
+    text_max_bytes: int = Field(200 * MiB, gt=0, description="a CSV larger than this is refused")
     csv_max_field_chars: int = Field(100_000, gt=0, description="rows with a longer field are dropped")
 
     # Report
@@ -94,3 +101,16 @@ class ValidationLimits(BaseModel):
         if not self.val_fraction_min <= self.val_fraction_default <= self.val_fraction_max:
             raise ValueError("val_fraction_default must lie between val_fraction_min and val_fraction_max")
         return self
+
+
+# The seed projects' caps: an example of a stricter deployment (a classroom server), not the default.
+CLASSROOM = ValidationLimits(
+    upload_max_bytes=200 * MiB,
+    image_max_classes=10,
+    image_max_per_class=100,
+    zip_max_entries=5000,
+    zip_max_total_bytes=1024 * MiB,
+    text_max_classes=20,
+    text_max_per_class=1000,
+    text_max_bytes=50 * MiB,
+)

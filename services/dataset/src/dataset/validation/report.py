@@ -170,13 +170,46 @@ class ProblemList:
         }
 
 
+# Class rules that fail as a consequence of items dropped for another reason...
+_CONSEQUENCES = {Code.class_too_small, Code.too_few_classes}
+# ...and the reasons an item is dropped.
+_DROPPED = {
+    Code.unsupported,
+    Code.corrupt,
+    Code.too_many_pixels,
+    Code.too_small,
+    Code.exact_duplicate,
+    Code.cross_class_duplicate,
+    Code.encrypted_entry,
+    Code.nested_archive,
+    Code.file_outside_class_folder,
+    Code.wrong_field_count,
+    Code.field_too_large,
+    Code.text_missing,
+    Code.text_too_short,
+    Code.label_missing,
+}
+
+
 def summarize(*, kind: DatasetKind, problems: ProblemList, num_items: int, num_classes: int) -> str:
-    """One sentence a person reads first."""
+    """One sentence a person reads first: for a rejection, its dominant cause."""
     what = "images" if kind == "image" else "rows"
     if problems.first_error is not None:
-        return f"Rejected: {problems.first_error.message}"
+        return f"Rejected: {_dominant_cause(problems, what) or problems.first_error.message}"
     base = f"Accepted: {num_items} {what} in {num_classes} classes"
     if problems.by_severity["warning"]:
         listed = ", ".join(f"{count} {code}" for code, count in problems.warning_counts.most_common())
         return f"{base}, with warnings ({listed}); see problems."
     return base + "."
+
+
+def _dominant_cause(problems: ProblemList, what: str) -> str | None:
+    """'Class x has 0 usable images' hides why: name the reason most items were dropped for, first."""
+    first = problems.first_error
+    dropped = Counter({c: n for c, n in problems.counts.items() if c in _DROPPED})
+    if first is None or first.code not in _CONSEQUENCES or not dropped:
+        return None
+    code, count = dropped.most_common(1)[0]
+    example = next((p for p in problems.listed if p.code.value == code), None)
+    detail = f" ({example.source}: {example.message})" if example and example.source else ""
+    return f"{count} {what} were skipped as {code.replace('_', ' ')}{detail}; as a result: {first.message}"
