@@ -1,0 +1,187 @@
+"""ResNet-50 on ImageNet from scratch under DDP: ``torchrun --nproc-per-node N -m trainer.imagenet.train``.
+
+``--config-json '<ImageNetTrainConfig>'`` (or ``--config FILE``); ``--evaluate-only`` scores the
+checkpoint with the same ``evaluate`` as training. Every epoch: train, evaluate (top-1/top-5 summed over
+processes), rank 0 writes the checkpoint to the object store and reports an ``epoch`` event; the run
+stops once top-1 reaches ``target_top1``. Started again after a lost pod, it resumes from the checkpoint
+with the epoch count continued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from common.store import ObjectStore
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from trainer.imagenet.checkpoint import load_checkpoint, save_checkpoint
+from trainer.imagenet.config import ImageNetTrainConfig, peak_lr, train_res
+from trainer.imagenet.data import (
+    eval_loader,
+    eval_transform,
+    image_folder,
+    set_train_res,
+    train_loader,
+    train_transform,
+)
+from trainer.imagenet.distributed import Distributed, init_distributed, shutdown
+from trainer.imagenet.engine import build_model, evaluate, param_groups, train_one_epoch
+
+log = logging.getLogger("trainer.imagenet")
+
+Report = Callable[[dict], None]
+
+
+def _prepare_model(config: ImageNetTrainConfig, num_classes: int, dist: Distributed):
+    model_without_ddp = build_model(config.arch, num_classes).to(dist.device)
+    if config.channels_last:
+        model_without_ddp = model_without_ddp.to(memory_format=torch.channels_last)
+    model: nn.Module = model_without_ddp
+    if dist.enabled:
+        device_ids = [dist.device.index] if dist.device.type == "cuda" else None
+        model = DistributedDataParallel(model_without_ddp, device_ids=device_ids)
+    if config.compile:
+        model = torch.compile(model)
+    return model, model_without_ddp
+
+
+def train(config: ImageNetTrainConfig, *, store: ObjectStore, report: Report, dist: Distributed) -> dict:
+    """Train (or resume) to ``epochs`` or ``target_top1``; returns the final metrics and history."""
+    torch.manual_seed(config.seed)
+    train_set = image_folder(config.data_dir, "train", train_transform(config.min_res))
+    val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res))
+    classes = len(train_set.classes)
+    loader, sampler = train_loader(train_set, config, dist)
+    val_loader = eval_loader(val_set, config, dist)
+    model, model_without_ddp = _prepare_model(config, classes, dist)
+    optimizer = torch.optim.SGD(param_groups(model_without_ddp, config), lr=0.0, momentum=config.momentum)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    peak = peak_lr(config, dist.world_size)
+
+    start_epoch, history = 0, []
+    checkpoint = load_checkpoint(store, config)
+    if checkpoint is not None:
+        model_without_ddp.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        start_epoch, history = int(checkpoint["epoch"]), list(checkpoint["history"])
+    if dist.is_main:
+        report({"type": "phase", "phase": "training", "resumed_from_epoch": start_epoch, "classes": classes})
+
+    reached = bool(history) and _reached(config, history[-1])
+    for epoch in range(start_epoch, config.epochs):
+        if reached:
+            break
+        res = train_res(config, epoch)
+        set_train_res(train_set, res)
+        sampler.set_epoch(epoch)
+        stats = train_one_epoch(
+            model, loss_fn, optimizer, loader, epoch=epoch, peak_lr=peak, config=config, dist=dist
+        )
+        metrics = evaluate(model_without_ddp, val_loader, config=config, dist=dist)
+        row = {"epoch": epoch + 1, "res": res, **stats, **metrics, "world_size": dist.world_size}
+        history.append(row)
+        reached = _reached(config, row)
+        if dist.is_main:
+            save_checkpoint(
+                store,
+                config,
+                {
+                    "model": model_without_ddp.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "world_size": dist.world_size,
+                },
+            )
+            report({"type": "epoch", **row})
+        log.info("epoch %d: %s", epoch + 1, json.dumps(row))
+    final = history[-1] if history else {}
+    return {
+        "epochs_run": len(history),
+        "top1": final.get("top1"),
+        "top5": final.get("top5"),
+        "target_reached": reached,
+        "history": history,
+    }
+
+
+def _reached(config: ImageNetTrainConfig, row: dict) -> bool:
+    return config.target_top1 is not None and row.get("top1", 0.0) >= config.target_top1
+
+
+def evaluate_only(config: ImageNetTrainConfig, *, store: ObjectStore, dist: Distributed) -> dict:
+    """Score the checkpoint under ``output_prefix`` on the val set with training's ``evaluate``."""
+    checkpoint = load_checkpoint(store, config)
+    if checkpoint is None:
+        raise FileNotFoundError(f"no checkpoint under {config.output_prefix!r} to evaluate")
+    val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res))
+    _, model_without_ddp = _prepare_model(config, len(val_set.classes), dist)
+    model_without_ddp.load_state_dict(checkpoint["model"])
+    return {
+        "epoch": int(checkpoint["epoch"]),
+        **evaluate(model_without_ddp, eval_loader(val_set, config, dist), config=config, dist=dist),
+    }
+
+
+def _reporter(report_url: str | None):
+    from trainer.training.reporting import HttpReporter, PrintReporter
+
+    if not report_url:
+        return PrintReporter()
+    from trainer.training.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    return HttpReporter(
+        url=report_url,
+        token=settings.internal_token,
+        timeout_s=settings.report_timeout_s,
+        attempts=settings.report_attempts,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.imagenet.train", description=__doc__.split("\n")[0]
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="path of an ImageNetTrainConfig JSON file")
+    source.add_argument("--config-json", help="the ImageNetTrainConfig as a JSON string")
+    parser.add_argument("--report-url", help="trainer endpoint for progress events (default: stdout)")
+    parser.add_argument("--evaluate-only", action="store_true", help="score the checkpoint and exit")
+    args = parser.parse_args(argv)
+    raw = args.config.read_text() if args.config else args.config_json
+    config = ImageNetTrainConfig.model_validate_json(raw)
+
+    from common.store import store_from_settings
+
+    from trainer.training.settings import TrainingSettings
+
+    store = store_from_settings(TrainingSettings())
+    dist = init_distributed()
+    report = _reporter(args.report_url) if dist.is_main else (lambda event: None)
+    try:
+        if args.evaluate_only:
+            result = evaluate_only(config, store=store, dist=dist)
+        else:
+            result = train(config, store=store, report=report, dist=dist)
+    except Exception as e:
+        if dist.is_main:
+            report({"type": "failed", "error": f"{type(e).__name__}: {e}"})
+        raise
+    finally:
+        shutdown()
+    if dist.is_main:
+        report({"type": "succeeded", "result": {k: v for k, v in result.items() if k != "history"}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
