@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from common.errors import NotFound, install_error_handlers
+import pytest
+from common.errors import NotFound, UpstreamError, install_error_handlers
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -59,3 +60,17 @@ async def test_app_errors_keep_their_status_and_message():
         response = await c.get("/items/x")
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "no item 'x'"}}
+
+
+@pytest.mark.parametrize(
+    ("callee", "caller", "retry_after"),
+    [(404, 404, None), (422, 422, None), (503, 503, "2"), (500, 502, None), (504, 502, None)],
+)
+def test_upstream_errors_keep_4xx_and_503_with_retry_after_and_turn_other_5xx_into_502(
+    callee, caller, retry_after
+):
+    error = UpstreamError(
+        callee, {"error": {"code": "x", "message": "m"}}, service="inference", retry_after="2"
+    )
+    assert error.status_code == caller
+    assert (error.headers or {}).get("Retry-After") == retry_after

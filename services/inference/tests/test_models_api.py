@@ -134,7 +134,7 @@ async def test_get_returns_the_model_with_its_card(client, served_model):
 
 async def test_delete_removes_the_model_its_tokens_and_its_loaded_session(client, served_model):
     model_id, token = served_model["model"]["id"], served_model["token"]["token"]
-    sessions = client.app.state.sessions
+    sessions = client.app.state.server.sessions
     assert model_id in sessions  # registration warmed it
 
     response = await client.delete(f"/models/{model_id}", headers=owner_headers())

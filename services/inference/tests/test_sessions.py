@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import numpy as np
 import pytest
 from common.contracts import ModelCard
 from common.store import LocalStore
+from inference.predict.server import load_for_task
 from inference.predict.sessions import ModelLoadError, OnnxSessionCache
 from inference.testing import build_classifier, model_card
 
@@ -34,7 +36,7 @@ CARD = ModelCard.model_validate(model_card(run_id="r"))
 
 
 def cache(store, capacity: int = 2) -> OnnxSessionCache:
-    return OnnxSessionCache(store=store, capacity=capacity, intra_op_threads=1)
+    return OnnxSessionCache(capacity=capacity, loader=partial(load_for_task, store=store, intra_op_threads=1))
 
 
 async def load(sessions: OnnxSessionCache, name: str):
@@ -43,7 +45,7 @@ async def load(sessions: OnnxSessionCache, name: str):
 
 async def test_loaded_session_reads_input_and_output_names_from_the_graph(store):
     loaded = await load(cache(store), "a")
-    assert (loaded.input_name, loaded.output_name) == ("input", "logits")
+    assert (loaded.input_names, loaded.output_name) == (("input",), "logits")
     (logits,) = loaded.session.run(None, {"input": np.zeros((2, 3, 16, 16), dtype=np.float32)})
     assert logits.shape == (2, 4)
 

@@ -9,12 +9,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import create_engine, create_sessionmaker, upgrade_database
 from common.errors import install_error_handlers
 from common.health import health_router
 from common.logging import RequestIdMiddleware, configure_logging
+from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
 from common.settings import ServiceSettings
 from common.store import ObjectStore, store_from_settings
 
@@ -38,6 +40,8 @@ def create_service_app(
 
     ``engine`` and ``store`` may be injected (tests); otherwise they are built from ``settings``.
     ``lifespan`` is the service's own start/stop work, run after the engine, migrations and store are up.
+    ``app.state.metrics_registry`` is the app's Prometheus registry, served at the operator-only
+    ``/metrics``; a service registers its own metrics there when it builds the app.
     """
 
     @asynccontextmanager
@@ -74,8 +78,13 @@ def create_service_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.metrics_registry = CollectorRegistry()
+    app.add_middleware(
+        MetricsMiddleware, metrics=HttpMetrics(app.state.metrics_registry, service=settings.service_name)
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router())
+    app.include_router(metrics_router())
     for router in routers:
         app.include_router(router)
     return app

@@ -25,6 +25,10 @@ from common.errors import ServiceUnavailable, UpstreamError
 from common.ids import path_segment
 from common.logging import request_id_var
 
+# One pooled client per callee for the life of the caller: keep-alive connections are reused, so a
+# forwarded request costs no TCP handshake; the pool is sized for bursts of concurrent predictions.
+POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=60)
+
 
 class ServiceClient:
     service = "service"
@@ -33,6 +37,7 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=POOL_LIMITS,
             headers={INTERNAL_TOKEN_HEADER: internal_token},
             transport=transport,
         )
@@ -64,7 +69,7 @@ class ServiceClient:
                 f"the {self.service} service is unreachable ({type(e).__name__}); retry shortly"
             ) from e
         if response.status_code >= 400:
-            raise UpstreamError(response.status_code, _json_or_none(response), service=self.service)
+            raise _upstream_error(response, service=self.service)
         return response
 
     async def open_stream(
@@ -90,8 +95,17 @@ class ServiceClient:
         if response.status_code >= 400:
             await response.aread()
             await response.aclose()
-            raise UpstreamError(response.status_code, _json_or_none(response), service=self.service)
+            raise _upstream_error(response, service=self.service)
         return response
+
+
+def _upstream_error(response: httpx.Response, *, service: str) -> UpstreamError:
+    return UpstreamError(
+        response.status_code,
+        _json_or_none(response),
+        service=service,
+        retry_after=response.headers.get("retry-after"),
+    )
 
 
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:

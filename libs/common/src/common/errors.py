@@ -17,6 +17,8 @@ from common.ids import PATTERN_RULES
 class AppError(Exception):
     status_code = 400
     code = "bad_request"
+    # Response headers that belong with the answer (e.g. Retry-After on a 503).
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, detail: Any = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -69,14 +71,27 @@ class ServiceUnavailable(AppError):
 
 
 class UpstreamError(AppError):
-    """Another service answered with an error; its status and message pass through unchanged."""
+    """Another service answered with an error; its status and message pass through unchanged.
 
-    def __init__(self, status_code: int, body: dict[str, Any] | None, *, service: str) -> None:
+    A 4xx or a 503 (overloaded or unavailable: the caller should retry, and ``Retry-After`` says
+    when) keeps its status; any other 5xx is the callee's fault and becomes a 502.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        body: dict[str, Any] | None,
+        *,
+        service: str,
+        retry_after: str | None = None,
+    ) -> None:
         error = (body or {}).get("error") or {}
         message = error.get("message") or f"the {service} service answered {status_code}"
         super().__init__(message, detail=error.get("detail"), code=error.get("code") or "upstream_error")
-        self.status_code = status_code if 400 <= status_code < 500 else 502
+        self.status_code = status_code if 400 <= status_code < 500 or status_code == 503 else 502
         self.service = service
+        if retry_after is not None and self.status_code in (429, 503):
+            self.headers = {"Retry-After": retry_after}
 
 
 def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,7 +120,7 @@ def validation_message(detail: list[dict[str, Any]]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,11 +6,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from inference.predict.sessions import OnnxSessionCache
+from inference.predict.auth import TokenCache
+from inference.predict.server import ModelServer
 
 
-def get_session_cache(request: Request) -> OnnxSessionCache:
-    return request.app.state.sessions
+def get_model_server(request: Request) -> ModelServer:
+    return request.app.state.server
 
 
-SessionCacheDep = Annotated[OnnxSessionCache, Depends(get_session_cache)]
+ModelServerDep = Annotated[ModelServer, Depends(get_model_server)]
+
+
+def get_token_cache(request: Request) -> TokenCache:
+    return request.app.state.token_cache
+
+
+TokenCacheDep = Annotated[TokenCache, Depends(get_token_cache)]

@@ -12,8 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inference.models.router import router as models_router
+from inference.predict.auth import TokenCache
+from inference.predict.metrics import InferenceMetrics
 from inference.predict.router import router as predict_router
-from inference.predict.sessions import OnnxSessionCache
+from inference.predict.server import ModelServer
 from inference.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -29,14 +31,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.sessions = OnnxSessionCache(
-            store=app.state.store,
-            capacity=settings.session_cache_size,
-            intra_op_threads=settings.intra_op_threads,
+        metrics: InferenceMetrics = app.state.inference_metrics
+        app.state.server = ModelServer(store=app.state.store, settings=settings, metrics=metrics)
+        app.state.token_cache = TokenCache(
+            ttl_s=settings.token_cache_ttl_s,
+            capacity=settings.token_cache_size,
+            on_lookup=metrics.token_lookup,
         )
-        yield
+        try:
+            yield
+        finally:
+            app.state.server.close()
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Trainyard inference",
         routers=[models_router, predict_router],
@@ -45,3 +52,5 @@ def create_app(
         engine=engine,
         store=store,
     )
+    app.state.inference_metrics = InferenceMetrics(app.state.metrics_registry)
+    return app

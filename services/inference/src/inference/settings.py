@@ -24,9 +24,35 @@ class Settings(ServiceSettings):
     session_cache_size: int = Field(
         8, ge=1, description="ONNX Runtime sessions kept loaded (LRU by model id)"
     )
-    intra_op_threads: int = Field(
-        2, ge=0, description="ONNX Runtime threads per inference call; 0 lets onnxruntime use every core"
+    intra_op_threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime threads per model run; default: one per core of this process"
     )
+    model_run_workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="model runs at a time across all models; each uses intra_op_threads, so 1 keeps the "
+        "cores from being oversubscribed",
+    )
+    batch_max_rows: int = Field(32, ge=1, le=1024, description="most rows (images, texts) in one model run")
+    batch_wait_ms: float = Field(
+        2.0, ge=0, le=50, description="how long a request waits for others to share its model run"
+    )
+    max_in_flight: int = Field(
+        64, ge=1, description="admitted prediction requests across all models; past it, 503 + Retry-After"
+    )
+    max_queue_per_model: int = Field(
+        32, ge=1, description="admitted prediction requests per model; past it, 503 + Retry-After"
+    )
+    retry_after_s: int = Field(1, ge=1, le=60, description="Retry-After sent with an overload 503")
+    token_cache_ttl_s: float = Field(
+        1.0,
+        ge=0,
+        le=1.0,
+        description="how long a token -> model lookup is trusted before the database is asked again; "
+        "bounds how late a revocation made elsewhere takes effect",
+    )
+    token_cache_size: int = Field(10_000, ge=1, description="token lookups kept in memory (LRU)")
 
 
 @lru_cache

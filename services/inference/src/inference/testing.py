@@ -124,3 +124,12 @@ async def new_token(client: httpx.AsyncClient, model_id: str, *, owner: str = "a
     response = await client.post(f"/models/{model_id}/tokens", headers=owner_headers(owner))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def metric_value(exposition: str, sample: str) -> float:
+    """The value of one sample (``name`` or ``name{labels}``) in Prometheus text; 0 when absent."""
+    for line in exposition.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0

@@ -10,7 +10,7 @@ from common.ids import ResourceId
 from common.params import Offset
 from fastapi import APIRouter, Query, Response, status
 
-from inference.deps import SessionCacheDep
+from inference.deps import ModelServerDep, TokenCacheDep
 from inference.models import service
 from inference.models.schemas import ModelDetail, ModelPage, TokenCreated, TokenInfo
 
@@ -27,14 +27,12 @@ async def register_model(
     response: Response,
     session: SessionDep,
     store: StoreDep,
-    sessions: SessionCacheDep,
+    server: ModelServerDep,
     owner: OwnerDep,
 ) -> ModelOut:
     """Register a finished run's ``model.onnx`` and model card. Repeating it for the same run returns
     the existing model with 200."""
-    model, created = await service.register_model(
-        session, store=store, sessions=sessions, owner=owner, body=body
-    )
+    model, created = await service.register_model(session, store=store, server=server, owner=owner, body=body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return service.model_out(model)
@@ -57,16 +55,19 @@ async def get_model(model_id: ResourceId, session: SessionDep, owner: OwnerDep) 
 
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_model(
-    model_id: ResourceId, session: SessionDep, sessions: SessionCacheDep, owner: OwnerDep
+    model_id: ResourceId, session: SessionDep, server: ModelServerDep, tokens: TokenCacheDep, owner: OwnerDep
 ) -> None:
     """Delete the model; its tokens stop working at once."""
-    await service.delete_model(session, sessions=sessions, owner=owner, model_id=model_id)
+    await service.delete_model(session, server=server, tokens=tokens, owner=owner, model_id=model_id)
 
 
 @router.post("/{model_id}/tokens", status_code=status.HTTP_201_CREATED)
-async def create_token(model_id: ResourceId, session: SessionDep, owner: OwnerDep) -> TokenCreated:
-    """A new bearer token for ``POST /api/predict``. The token is in this response only: store it."""
-    return await service.create_token(session, owner=owner, model_id=model_id)
+async def create_token(
+    model_id: ResourceId, session: SessionDep, server: ModelServerDep, owner: OwnerDep
+) -> TokenCreated:
+    """A new bearer token for ``POST /api/predict``. The token is in this response only: store it.
+    The model's session is warmed in the background, so the token's first prediction is fast."""
+    return await service.create_token(session, server=server, owner=owner, model_id=model_id)
 
 
 @router.get("/{model_id}/tokens")
@@ -76,6 +77,7 @@ async def list_tokens(model_id: ResourceId, session: SessionDep, owner: OwnerDep
 
 @router.delete("/{model_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_token(
-    model_id: ResourceId, token_id: ResourceId, session: SessionDep, owner: OwnerDep
+    model_id: ResourceId, token_id: ResourceId, session: SessionDep, tokens: TokenCacheDep, owner: OwnerDep
 ) -> None:
-    await service.revoke_token(session, owner=owner, model_id=model_id, token_id=token_id)
+    """The token stops working at once on this replica, and within a second on the others."""
+    await service.revoke_token(session, tokens=tokens, owner=owner, model_id=model_id, token_id=token_id)

@@ -19,7 +19,9 @@ from inference.models.errors import InvalidModelArtifacts, ModelNotFound, TokenN
 from inference.models.models import Model, ModelToken
 from inference.models.schemas import ModelDetail, ModelPage, TokenCreated, TokenInfo
 from inference.models.tokens import display_prefix, hash_token, new_token
-from inference.predict.sessions import ModelLoadError, OnnxSessionCache
+from inference.predict.auth import AuthorizedModel, TokenCache
+from inference.predict.server import ModelServer
+from inference.predict.sessions import ModelLoadError
 
 
 def now() -> datetime:
@@ -76,18 +78,18 @@ def read_card(store: ObjectStore, *, body: ModelRegister) -> ModelCard:
 
 
 async def register_model(
-    session: AsyncSession, *, store: ObjectStore, sessions: OnnxSessionCache, owner: str, body: ModelRegister
+    session: AsyncSession, *, store: ObjectStore, server: ModelServer, owner: str, body: ModelRegister
 ) -> tuple[Model, bool]:
     """(model, created). Idempotent per (owner, run_id): a repeat returns the existing model unchanged.
 
-    The ONNX file is loaded once here, which both proves it serves and warms the session cache.
+    The ONNX file is loaded and run once here, which both proves it serves and warms the session cache.
     """
     if (existing := await repository.get_model_for_run(session, owner=owner, run_id=body.run_id)) is not None:
         return existing, False
     card = await asyncio.to_thread(read_card, store, body=body)
     model_id = uuid.uuid4().hex
     try:
-        await sessions.get(model_id=model_id, onnx_key=body.onnx_key, card=card)
+        await server.sessions.get(model_id=model_id, onnx_key=body.onnx_key, card=card)
     except ModelLoadError as e:
         raise InvalidModelArtifacts(f"cannot serve {body.onnx_key!r}: {e}") from e
     model = Model(
@@ -105,7 +107,7 @@ async def register_model(
         return await repository.add_model(session, model), True
     except IntegrityError:
         # A concurrent registration of the same run won the insert: answer with its model.
-        sessions.evict(model_id)
+        server.evict(model_id)
         await session.rollback()
         existing = await repository.get_model_for_run(session, owner=owner, run_id=body.run_id)
         if existing is None:
@@ -126,17 +128,23 @@ async def list_models(session: AsyncSession, *, owner: str, limit: int, offset: 
 
 
 async def delete_model(
-    session: AsyncSession, *, sessions: OnnxSessionCache, owner: str, model_id: str
+    session: AsyncSession, *, server: ModelServer, tokens: TokenCache, owner: str, model_id: str
 ) -> None:
     """Removes the model and its tokens (so they stop authenticating). The run's artifacts stay in the store:
     they belong to the trainer."""
     model = await get_model(session, owner=owner, model_id=model_id)
     await repository.delete_model(session, model)
-    sessions.evict(model_id)
+    server.evict(model_id)
+    tokens.forget_model(model_id)
 
 
-async def create_token(session: AsyncSession, *, owner: str, model_id: str) -> TokenCreated:
+async def create_token(
+    session: AsyncSession, *, server: ModelServer, owner: str, model_id: str
+) -> TokenCreated:
     model = await get_model(session, owner=owner, model_id=model_id)
+    server.warm(
+        AuthorizedModel(model_id=model.id, onnx_key=model.onnx_key, card=ModelCard.model_validate(model.card))
+    )
     plaintext = new_token()
     token = await repository.add_token(
         session,
@@ -170,10 +178,13 @@ async def list_tokens(session: AsyncSession, *, owner: str, model_id: str) -> Se
     return [token_info(t) for t in await repository.list_model_tokens(session, model_id=model.id)]
 
 
-async def revoke_token(session: AsyncSession, *, owner: str, model_id: str, token_id: str) -> None:
+async def revoke_token(
+    session: AsyncSession, *, tokens: TokenCache, owner: str, model_id: str, token_id: str
+) -> None:
     """Idempotent: revoking a revoked token succeeds and keeps the first revocation time."""
     model = await get_model(session, owner=owner, model_id=model_id)
     token = await repository.get_model_token(session, model_id=model.id, token_id=token_id)
     if token is None:
         raise TokenNotFound(token_id)
     repository.revoke(token, at=now())
+    tokens.forget_token(token.token_hash)

@@ -60,3 +60,25 @@ class ModelUnavailable(ServiceUnavailable):
     """The registered model's ONNX file can no longer be loaded or run (missing from the store, corrupt)."""
 
     code = "model_unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """Admission control refused the request: too much work queued. Retry after ``Retry-After``."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int, reason: str) -> None:
+        super().__init__(message, detail={"reason": reason, "retry_after_s": retry_after_s})
+        self.reason = reason
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class TopKTooLarge(Unprocessable):
+    code = "top_k_too_large"
+
+    def __init__(self, *, top_k: int, classes: int) -> None:
+        super().__init__(
+            f"top_k={top_k} is more than this model's {classes} classes; ask for top_k <= {classes} "
+            "(or leave it out: the default is min(5, classes))",
+            detail={"top_k": top_k, "classes": classes},
+        )

@@ -14,6 +14,8 @@ from common.imaging import Preprocessing, preprocess
 from PIL import Image
 
 from inference.predict.errors import ImageTooLarge, InvalidImage
+from inference.predict.feeds import Feeds
+from inference.predict.sessions import LoadedModel
 
 
 def decode_image(data: bytes, *, max_pixels: int, min_shorter_side: int | None = None) -> Image.Image:
@@ -35,6 +37,18 @@ def preprocess_image(data: bytes, *, spec: Preprocessing, max_pixels: int) -> np
     return preprocess(decode_image(data, max_pixels=max_pixels, min_shorter_side=spec.resize), spec)[
         np.newaxis
     ]
+
+
+def image_feeds(
+    loaded: LoadedModel, images: Sequence[tuple[str, bytes]], *, max_pixels: int, name_files: bool = True
+) -> Feeds:
+    """An image model's feeds: its one input, (N, 3, S, S). Errors name the file unless ``name_files``
+    is false (a single-image request)."""
+    if not name_files and len(images) == 1:
+        batch = preprocess_image(images[0][1], spec=loaded.preprocessing, max_pixels=max_pixels)
+    else:
+        batch = preprocess_batch(images, spec=loaded.preprocessing, max_pixels=max_pixels)
+    return {loaded.input_names[0]: batch}
 
 
 def preprocess_batch(

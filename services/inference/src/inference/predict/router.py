@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from common.contracts import BatchPrediction, Prediction
 from fastapi import APIRouter, Query, Request
 
-from inference.deps import SessionCacheDep
+from inference.deps import ModelServerDep
 from inference.predict import service
 from inference.predict.auth import AuthorizedModelDep
 from inference.predict.uploads import read_many_images, read_one_image
@@ -21,8 +21,12 @@ MAX_TOP_K = 1000
 router = APIRouter(prefix="/predict", tags=["predict"])
 
 TopK = Annotated[
-    int,
-    Query(ge=1, le=MAX_TOP_K, description="how many classes to return; more than the model has returns all"),
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_TOP_K,
+        description="how many classes to return (default: min(5, classes)); more than the model has is a 422",
+    ),
 ]
 
 _BINARY = {"type": "string", "format": "binary"}
@@ -57,30 +61,37 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-@router.post("", openapi_extra=_SINGLE_BODY)
+_OVERLOAD = {503: {"description": "overloaded (code `overloaded`, with `Retry-After`) or model unavailable"}}
+
+
+@router.post("", openapi_extra=_SINGLE_BODY, responses=_OVERLOAD)
 async def predict(
-    request: Request, model: AuthorizedModelDep, sessions: SessionCacheDep, top_k: TopK = 5
+    request: Request, model: AuthorizedModelDep, server: ModelServerDep, top_k: TopK = None
 ) -> Prediction:
     """Classify one image: multipart field ``file``, or the raw image with an ``image/*`` content type."""
     settings = _settings(request)
-    _, image = await read_one_image(request, max_bytes=settings.max_image_bytes)
-    return await service.predict_one(
-        sessions=sessions, model=model, image=image, top_k=top_k, max_pixels=settings.max_image_pixels
-    )
+    k = service.resolve_top_k(top_k, classes=len(model.card.classes))
+    with server.admission.slot(model.model_id):
+        _, image = await read_one_image(request, max_bytes=settings.max_image_bytes)
+        return await service.predict_one(
+            server=server, model=model, image=image, top_k=k, max_pixels=settings.max_image_pixels
+        )
 
 
-@router.post("/batch", openapi_extra=_BATCH_BODY)
+@router.post("/batch", openapi_extra=_BATCH_BODY, responses=_OVERLOAD)
 async def predict_batch(
-    request: Request, model: AuthorizedModelDep, sessions: SessionCacheDep, top_k: TopK = 5
+    request: Request, model: AuthorizedModelDep, server: ModelServerDep, top_k: TopK = None
 ) -> BatchPrediction:
     """Classify several images (multipart fields ``files``) in one model run; results keep upload order."""
     settings = _settings(request)
-    images = await read_many_images(
-        request,
-        max_bytes=settings.max_batch_bytes,
-        max_file_bytes=settings.max_image_bytes,
-        max_files=settings.max_batch_files,
-    )
-    return await service.predict_many(
-        sessions=sessions, model=model, images=images, top_k=top_k, max_pixels=settings.max_image_pixels
-    )
+    k = service.resolve_top_k(top_k, classes=len(model.card.classes))
+    with server.admission.slot(model.model_id):
+        images = await read_many_images(
+            request,
+            max_bytes=settings.max_batch_bytes,
+            max_file_bytes=settings.max_image_bytes,
+            max_files=settings.max_batch_files,
+        )
+        return await service.predict_many(
+            server=server, model=model, images=images, top_k=k, max_pixels=settings.max_image_pixels
+        )

@@ -1,24 +1,35 @@
-"""Preprocess, run the model's ONNX session, rank the classes. The heavy steps run in worker threads."""
+"""Classify: the task's preprocessing off the event loop, a batched model run, then the ranking.
+
+A task's request side calls ``classify`` with a blocking ``make_feeds(loaded) -> Feeds``; images use
+``image_feeds`` (``inference.predict.preprocessing``), text plugs in its tokenizer the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from common.contracts import BatchPrediction, LabelScore, Prediction
 
 from inference.predict.auth import AuthorizedModel
-from inference.predict.errors import ModelUnavailable
-from inference.predict.preprocessing import preprocess_batch, preprocess_image
-from inference.predict.sessions import LoadedModel, ModelLoadError, OnnxSessionCache
+from inference.predict.errors import TopKTooLarge
+from inference.predict.feeds import Feeds
+from inference.predict.preprocessing import image_feeds
+from inference.predict.server import ModelServer
+from inference.predict.sessions import LoadedModel
+
+DEFAULT_TOP_K = 5
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64, shifted by the row max so large logits cannot overflow."""
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+def resolve_top_k(top_k: int | None, *, classes: int) -> int:
+    """Left out: min(5, classes). Asked for more than the model has: a 422 that says how many it has,
+    rather than silently returning fewer than asked."""
+    if top_k is None:
+        return min(DEFAULT_TOP_K, classes)
+    if top_k > classes:
+        raise TopKTooLarge(top_k=top_k, classes=classes)
+    return top_k
 
 
 def rank(probabilities: np.ndarray, *, classes: Sequence[str], top_k: int) -> list[LabelScore]:
@@ -27,62 +38,63 @@ def rank(probabilities: np.ndarray, *, classes: Sequence[str], top_k: int) -> li
     return [LabelScore(label=classes[i], probability=float(probabilities[i])) for i in order]
 
 
-def run_model(model: LoadedModel, batch: np.ndarray) -> np.ndarray:
-    """Blocking: (N, 3, S, S) -> (N, classes) probabilities."""
-    try:
-        (logits,) = model.session.run([model.output_name], {model.input_name: batch})
-    except Exception as e:  # onnxruntime reports graph failures with its own exception types
-        raise ModelUnavailable(
-            f"model {model.model_id} failed to run: {e}; re-export and re-register it"
-        ) from e
-    if logits.ndim != 2 or logits.shape != (batch.shape[0], len(model.classes)):
-        raise ModelUnavailable(
-            f"model {model.model_id} returned shape {logits.shape}; expected ({batch.shape[0]}, "
-            f"{len(model.classes)}): re-export and re-register it"
-        )
-    return softmax(logits)
+async def classify(
+    *,
+    server: ModelServer,
+    model: AuthorizedModel,
+    make_feeds: Callable[[LoadedModel], Feeds],
+    top_k: int,
+) -> list[Prediction]:
+    """One prediction per row of the feeds ``make_feeds`` builds (blocking; run in a worker thread)."""
+    loaded = await server.load(model)
+    feeds = await asyncio.to_thread(make_feeds, loaded)
+    probabilities = await server.probabilities(loaded, feeds)
+    return [
+        Prediction(model_id=model.model_id, top_k=rank(row, classes=loaded.classes, top_k=top_k))
+        for row in probabilities
+    ]
 
 
-async def load(sessions: OnnxSessionCache, model: AuthorizedModel) -> LoadedModel:
-    try:
-        return await sessions.get(model_id=model.model_id, onnx_key=model.onnx_key, card=model.card)
-    except ModelLoadError as e:
-        raise ModelUnavailable(f"model {model.model_id} cannot be loaded: {e}; re-register it") from e
+async def predict_images(
+    *,
+    server: ModelServer,
+    model: AuthorizedModel,
+    images: Sequence[tuple[str, bytes]],
+    top_k: int,
+    max_pixels: int,
+    name_files: bool = True,
+) -> list[Prediction]:
+    return await classify(
+        server=server,
+        model=model,
+        make_feeds=lambda loaded: image_feeds(loaded, images, max_pixels=max_pixels, name_files=name_files),
+        top_k=top_k,
+    )
 
 
 async def predict_one(
-    *, sessions: OnnxSessionCache, model: AuthorizedModel, image: bytes, top_k: int, max_pixels: int
+    *, server: ModelServer, model: AuthorizedModel, image: bytes, top_k: int, max_pixels: int
 ) -> Prediction:
-    loaded = await load(sessions, model)
-
-    def work() -> np.ndarray:
-        batch = preprocess_image(image, spec=loaded.preprocessing, max_pixels=max_pixels)
-        return run_model(loaded, batch)[0]
-
-    probabilities = await asyncio.to_thread(work)
-    return Prediction(model_id=model.model_id, top_k=rank(probabilities, classes=loaded.classes, top_k=top_k))
+    (prediction,) = await predict_images(
+        server=server,
+        model=model,
+        images=[("body", image)],
+        top_k=top_k,
+        max_pixels=max_pixels,
+        name_files=False,
+    )
+    return prediction
 
 
 async def predict_many(
     *,
-    sessions: OnnxSessionCache,
+    server: ModelServer,
     model: AuthorizedModel,
     images: Sequence[tuple[str, bytes]],
     top_k: int,
     max_pixels: int,
 ) -> BatchPrediction:
-    """One ONNX run over the stacked batch (exported models have a dynamic batch axis)."""
-    loaded = await load(sessions, model)
-
-    def work() -> np.ndarray:
-        batch = preprocess_batch(images, spec=loaded.preprocessing, max_pixels=max_pixels)
-        return run_model(loaded, batch)
-
-    probabilities = await asyncio.to_thread(work)
-    return BatchPrediction(
-        model_id=model.model_id,
-        predictions=[
-            Prediction(model_id=model.model_id, top_k=rank(row, classes=loaded.classes, top_k=top_k))
-            for row in probabilities
-        ],
+    predictions = await predict_images(
+        server=server, model=model, images=images, top_k=top_k, max_pixels=max_pixels
     )
+    return BatchPrediction(model_id=model.model_id, predictions=predictions)
