@@ -168,13 +168,38 @@ async def open_loop(
     return RateResult(rate, count, latencies, statuses, timeouts, other, max(lags))
 
 
-async def drive(base_url: str, workload: Workload, token: str, *, rates: list[float], seconds: float):
+async def sequential_ms(
+    client: httpx.AsyncClient, path: str, workload: Workload, headers, n: int
+) -> list[float]:
+    times = []
+    for i in range(n):
+        kwargs = workload.request(i)
+        start = time.perf_counter()
+        response = await client.post(path, headers=headers | kwargs.pop("headers", {}), **kwargs)
+        times.append((time.perf_counter() - start) * 1000)
+        response.raise_for_status()
+    return times
+
+
+async def drive(stack: Stack, workload: Workload, token: str, *, rates: list[float], seconds: float):
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits) as client:
-        for i in range(20):  # warm connections and the model
-            kwargs = workload.request(i)
-            await client.post(workload.path, headers=headers | kwargs.pop("headers", {}), **kwargs)
+    async with (
+        httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as client,
+        httpx.AsyncClient(base_url=stack.url("inference")) as direct,
+    ):
+        await sequential_ms(client, workload.path, workload, headers, 20)  # warm connections and the model
+        # What the gateway adds: the same requests one at a time, through it and straight to inference.
+        inner_path = workload.path.removeprefix("/api")
+        via, straight = [], []
+        for _ in range(5):
+            via += await sequential_ms(client, workload.path, workload, headers, 20)
+            straight += await sequential_ms(direct, inner_path, workload, headers, 20)
+        print(
+            f"sequential, {len(via)} each: via gateway p50 {statistics.median(via):.1f} ms, straight to "
+            f"inference p50 {statistics.median(straight):.1f} ms: the gateway adds "
+            f"{statistics.median(via) - statistics.median(straight):.1f} ms"
+        )
         results = []
         for rate in rates:
             result = await open_loop(client, workload, headers, rate=rate, seconds=seconds)
@@ -278,9 +303,7 @@ def main() -> None:
                         f"\n{workload.name}: trained in {time.perf_counter() - t0:.0f} s "
                         f"(val accuracy {run['val_accuracy']:.3f})"
                     )
-                    results = asyncio.run(
-                        drive(stack.gateway_url, workload, token, rates=rates, seconds=args.seconds)
-                    )
+                    results = asyncio.run(drive(stack, workload, token, rates=rates, seconds=args.seconds))
                     best = held(results)
                     print(
                         f"highest rate held with p99 <= {P99_TARGET_MS:.0f} ms and 0 errors: "

@@ -29,6 +29,11 @@ def test_collate_concatenates_rows_in_order_and_pads_shorter_sequences_with_zero
     assert collate(requests)["x"].tolist() == expected
 
 
+def test_collate_pads_with_the_value_named_for_each_input():
+    feeds = collate([{"ids": np.array([[5]])}, {"ids": np.array([[6, 7]])}], pad_values={"ids": 1})
+    assert feeds["ids"].tolist() == [[5, 1], [6, 7]]
+
+
 def test_collate_keeps_every_input_aligned():
     feeds = collate(
         [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -45,8 +45,10 @@ class Batcher:
         max_rows: int,
         max_wait_s: float,
         on_batch: OnBatch | None = None,
+        pad_values: Mapping[str, float] | None = None,
     ) -> None:
         self._run = run
+        self._pad_values = dict(pad_values or {})
         self._executor = executor
         self._max_rows = max_rows
         self._max_wait_s = max_wait_s
@@ -108,7 +110,7 @@ class Batcher:
     async def _run_batch(self, batch: list[_Waiting]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            feeds = collate([w.feeds for w in batch])
+            feeds = collate([w.feeds for w in batch], pad_values=self._pad_values)
             start = time.perf_counter()
             output = await loop.run_in_executor(self._executor, self._run, feeds)
             self._on_batch(sum(w.rows for w in batch), time.perf_counter() - start)

@@ -21,13 +21,16 @@ def rows(feeds: Mapping[str, np.ndarray]) -> int:
     return counts.pop()
 
 
-def collate(requests: Sequence[Mapping[str, np.ndarray]]) -> Feeds:
+def collate(
+    requests: Sequence[Mapping[str, np.ndarray]], *, pad_values: Mapping[str, float] | None = None
+) -> Feeds:
     """One feed per input: the requests' rows concatenated in order.
 
     Where trailing axes differ (token sequences of different lengths), each array is padded at the
-    end of those axes with zeros (the pad id, attention mask 0 and token type 0 of BERT-style
-    tokenizers) up to the longest, so a task that wants another pad value pads before submitting.
+    end of those axes up to the longest, with ``pad_values[input name]`` (default 0: the pad id,
+    attention mask 0 and token type 0 of BERT-style tokenizers).
     """
+    pad_values = pad_values or {}
     if len(requests) == 1:
         return dict(requests[0])
     out: Feeds = {}
@@ -37,7 +40,11 @@ def collate(requests: Sequence[Mapping[str, np.ndarray]]) -> Feeds:
         padded = [
             a
             if a.shape[1:] == tuple(trailing)
-            else np.pad(a, [(0, 0)] + [(0, int(t) - s) for t, s in zip(trailing, a.shape[1:], strict=True)])
+            else np.pad(
+                a,
+                [(0, 0)] + [(0, int(t) - s) for t, s in zip(trailing, a.shape[1:], strict=True)],
+                constant_values=pad_values.get(name, 0),
+            )
             for a in arrays
         ]
         out[name] = np.concatenate(padded, axis=0)

@@ -149,6 +149,7 @@ class ModelServer:
                 max_rows=self._settings.batch_max_rows,
                 max_wait_s=self._settings.batch_wait_ms / 1000,
                 on_batch=self._metrics.observe_batch,
+                pad_values=task_for(loaded.card).pad_values(loaded.card),
             )
             self._batchers[loaded.model_id] = (loaded, batcher)
             self._prune()

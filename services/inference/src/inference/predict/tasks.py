@@ -7,12 +7,13 @@ a request into ``Feeds`` (see ``inference.predict.feeds``), e.g. ``image_feeds``
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
 from common.contracts import ModelCard
+from common.imaging import Preprocessing
 
 from inference.predict.feeds import Feeds
 from inference.predict.sessions import LoadedModel, ModelLoadError
@@ -27,6 +28,9 @@ class ServingTask:
     check: Callable[[ort.InferenceSession, ModelCard], str]
     # one row of valid input, used to warm a freshly loaded session
     example_feeds: Callable[[LoadedModel], Feeds]
+    # card -> value each input is right-padded with when requests of different lengths share a run
+    # (inputs not named pad with 0)
+    pad_values: Callable[[ModelCard], Mapping[str, float]] = field(default=lambda card: {})
 
 
 def _static(dim: object) -> int | None:
@@ -56,19 +60,20 @@ def check_image_signature(session: ort.InferenceSession, card: ModelCard) -> str
     if image.type != "tensor(float)":
         raise ModelLoadError(f"the model's input {image.name!r} is {image.type}; expected tensor(float)")
     shape = list(image.shape)
+    input_size = Preprocessing.from_card(card).input_size
     if len(shape) != 4 or _static(shape[1]) not in (None, 3):
         raise ModelLoadError(f"the model's input {image.name!r} has shape {shape}; expected (N, 3, H, W)")
     for dim in shape[2:]:
-        if _static(dim) not in (None, card.input_size):
+        if _static(dim) not in (None, input_size):
             raise ModelLoadError(
-                f"the model's input {image.name!r} has shape {shape} but its card says input_size "
-                f"{card.input_size}"
+                f"the model's input {image.name!r} has shape {shape} but its card says "
+                f"input_size {input_size}"
             )
     return check_logits(session, card=card)
 
 
 def image_example(loaded: LoadedModel) -> Feeds:
-    size = loaded.card.input_size
+    size = loaded.preprocessing.input_size
     return {loaded.inputs[0].name: np.zeros((1, 3, size, size), dtype=np.float32)}
 
 
