@@ -45,7 +45,15 @@ def test_upload_train_and_predict_through_the_gateway(api: httpx.Client):
     assert run["model_id"]
 
     artifacts = {a["name"] for a in api.get(f"/api/runs/{run['id']}/artifacts").json()["items"]}
-    assert {"model.onnx", "model_card.json"} <= artifacts
+    assert {"model.onnx", "model_card.json", "model.pt", "curves.png"} <= artifacts
+    expected_types = {".json": "application/json", ".png": "image/png", ".pt": "application/octet-stream"}
+    expected_types[".onnx"] = "application/octet-stream"
+    for name in artifacts:
+        suffix = name[name.rfind(".") :]
+        if suffix in expected_types:
+            download = api.get(f"/api/runs/{run['id']}/artifacts/{name}")
+            assert download.status_code == 200, (name, download.text)
+            assert download.headers["content-type"] == expected_types[suffix], name
 
     token = api.post(f"/api/models/{run['model_id']}/tokens")
     assert token.status_code == 201, token.text

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import mimetypes
 from typing import Annotated, Any
 
 from common.contracts import RunCreate, RunOut
@@ -15,6 +14,24 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from trainer.runs import repository, service
+
+# By suffix, not ``mimetypes``: the system's table maps ".pt" to a game-console format
+# (application/vnd.snesdev-page-table) and differs between machines.
+ARTIFACT_MEDIA_TYPES = {
+    ".json": "application/json",
+    ".png": "image/png",
+    ".csv": "text/csv; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".pt": "application/octet-stream",  # a torch.save zip; no registered type
+    ".onnx": "application/octet-stream",  # no registered type either
+    ".npz": "application/octet-stream",
+}
+
+
+def artifact_media_type(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return ARTIFACT_MEDIA_TYPES.get(suffix, "application/octet-stream")
+
 
 router = APIRouter(dependencies=[InternalDep], tags=["runs"])
 
@@ -87,7 +104,7 @@ async def get_artifact(
             while chunk := stream.read(1 << 16):
                 yield chunk
 
-    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    media = artifact_media_type(name)
     headers = {"Content-Disposition": content_disposition(name)}
     return StreamingResponse(chunks(), media_type=media, headers=headers)
 
