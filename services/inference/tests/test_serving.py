@@ -164,6 +164,17 @@ async def test_creating_a_token_warms_an_evicted_model(client, served_model):
     await until(lambda: model_id in server.sessions)
 
 
+async def test_a_restarted_service_warms_the_models_that_have_live_tokens(sqlite_url, local_store, tmp_path):
+    async with serve(database_url=sqlite_url, store=local_store, tmp_path=tmp_path) as first:
+        served = await register(first, write_artifacts(local_store, run_id="r-served"))
+        await new_token(first, served["id"])
+        unserved = await register(first, write_artifacts(local_store, run_id="r-no-token"))
+    async with serve(database_url=sqlite_url, store=local_store, tmp_path=tmp_path) as restarted:
+        sessions = restarted.app.state.server.sessions
+        await until(lambda: served["id"] in sessions)
+        assert unserved["id"] not in sessions
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [

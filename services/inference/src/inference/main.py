@@ -11,8 +11,9 @@ from common.store import ObjectStore
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inference.models import repository
 from inference.models.router import router as models_router
-from inference.predict.auth import TokenCache
+from inference.predict.auth import TokenCache, authorized
 from inference.predict.metrics import InferenceMetrics
 from inference.predict.router import router as predict_router
 from inference.predict.server import ModelServer
@@ -38,6 +39,11 @@ def create_app(
             capacity=settings.token_cache_size,
             on_lookup=metrics.token_lookup,
         )
+        async with app.state.sessionmaker() as session:
+            for row in await repository.recently_served_models(session, limit=settings.session_cache_size):
+                # In the background: the service is ready at once; a request for a model still
+                # loading shares that load.
+                app.state.server.warm(authorized(row))
         try:
             yield
         finally:

@@ -85,3 +85,10 @@ async def find_live_token(session: AsyncSession, *, token_hash: str) -> tuple[Mo
 def revoke(token: ModelToken, *, at: datetime) -> None:
     if token.revoked_at is None:
         token.revoked_at = at
+
+
+async def recently_served_models(session: AsyncSession, *, limit: int) -> Sequence[Model]:
+    """The most recently created models that have at least one live token: the ones to warm at start."""
+    live = select(ModelToken.model_id).where(ModelToken.revoked_at.is_(None))
+    query = select(Model).where(Model.id.in_(live)).order_by(Model.created_at.desc(), Model.id).limit(limit)
+    return (await session.execute(query)).scalars().all()

@@ -19,7 +19,7 @@ from inference.models.errors import InvalidModelArtifacts, ModelNotFound, TokenN
 from inference.models.models import Model, ModelToken
 from inference.models.schemas import ModelDetail, ModelPage, TokenCreated, TokenInfo
 from inference.models.tokens import display_prefix, hash_token, new_token
-from inference.predict.auth import AuthorizedModel, TokenCache
+from inference.predict.auth import TokenCache, authorized
 from inference.predict.server import ModelServer
 from inference.predict.sessions import ModelLoadError
 
@@ -142,9 +142,7 @@ async def create_token(
     session: AsyncSession, *, server: ModelServer, owner: str, model_id: str
 ) -> TokenCreated:
     model = await get_model(session, owner=owner, model_id=model_id)
-    server.warm(
-        AuthorizedModel(model_id=model.id, onnx_key=model.onnx_key, card=ModelCard.model_validate(model.card))
-    )
+    server.warm(authorized(model))
     plaintext = new_token()
     token = await repository.add_token(
         session,

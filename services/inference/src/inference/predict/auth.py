@@ -17,6 +17,7 @@ from common.contracts import ModelCard
 from fastapi import Depends, Request
 
 from inference.models import repository
+from inference.models.models import Model
 from inference.models.tokens import TOKEN_PREFIX, hash_token, looks_like_token
 from inference.predict.errors import MalformedModelToken, MissingModelToken, UnknownModelToken
 
@@ -30,6 +31,10 @@ class AuthorizedModel:
     model_id: str
     onnx_key: str
     card: ModelCard
+
+
+def authorized(row: Model) -> AuthorizedModel:
+    return AuthorizedModel(model_id=row.id, onnx_key=row.onnx_key, card=ModelCard.model_validate(row.card))
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -110,8 +115,7 @@ async def authorized_model(request: Request) -> AuthorizedModel:
         found = await repository.find_live_token(session, token_hash=token_hash)
     if found is None:
         raise UnknownModelToken()
-    _, row = found
-    model = AuthorizedModel(model_id=row.id, onnx_key=row.onnx_key, card=ModelCard.model_validate(row.card))
+    model = authorized(found[1])
     cache.put(token_hash, model, looked_up_at=looked_up_at)
     return model
 
