@@ -1,4 +1,4 @@
 from common.db import run_alembic_env
-from gateway.users.models import Base
+from gateway.accounts.models import Base
 
 run_alembic_env(Base.metadata)

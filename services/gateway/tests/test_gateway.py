@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from common.testing.ports import free_port
-from gateway.main import create_app
-from gateway.settings import Settings
 
 
 @pytest.fixture
-async def gateway(tmp_path):
-    closed = f"http://127.0.0.1:{free_port()}"
-    settings = Settings(
-        data_dir=tmp_path, dataset_url=closed, trainer_url=closed, inference_url=closed, log_json=False
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as client:
-            yield client
+async def gateway(make_gateway):
+    return await make_gateway()
 
 
 async def test_root_serves_the_web_app(gateway):

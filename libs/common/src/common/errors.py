@@ -66,6 +66,14 @@ class Unprocessable(AppError):
     status_code, code = 422, "unprocessable"
 
 
+class TooManyRequests(AppError):
+    status_code, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, detail={"retry_after_s": retry_after})
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ServiceUnavailable(AppError):
     status_code, code = 503, "service_unavailable"
 

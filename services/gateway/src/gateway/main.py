@@ -14,10 +14,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import web
+from gateway.accounts.repository import ensure_user
+from gateway.accounts.router import router as accounts_router
+from gateway.accounts.service import now
 from gateway.api.routes import router as api_router
+from gateway.ratelimit import RateLimiter, RateLimitMiddleware
 from gateway.settings import Settings, get_settings
-from gateway.users.repository import ensure_user
 
+API_PREFIX = "/api/v1"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -46,20 +50,28 @@ def create_app(
             inference=InferenceClient(settings.inference_url, **args),
         )
         async with app.state.sessionmaker() as session:
-            await ensure_user(session, user_id=settings.local_user)
+            await ensure_user(session, user_id=settings.local_user, now=now())
             await session.commit()
         try:
             yield
         finally:
             await app.state.clients.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Trainyard",
-        routers=[api_router, web.router],
+        routers=[],
         migrations_dir=MIGRATIONS,
         lifespan=lifespan,
         engine=engine,
         store=store,
         public_docs=True,
     )
+    for router in (accounts_router, api_router):
+        app.include_router(router, prefix=API_PREFIX)
+        # /api/... stays as an undocumented alias of /api/v1/... for scripts written before v1.
+        app.include_router(router, prefix="/api", include_in_schema=False)
+    app.include_router(web.router)
+    app.state.rate_limiter = RateLimiter()
+    app.add_middleware(RateLimitMiddleware, settings=settings, limiter=app.state.rate_limiter)
+    return app

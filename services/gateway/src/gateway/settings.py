@@ -10,10 +10,21 @@ from pydantic import Field
 class Settings(ServiceSettings):
     service_name = "gateway"
 
-    auth_mode: Literal["single_user"] = Field(
-        "single_user", description="single_user: every request acts as `local_user` (embedded mode)"
+    auth_mode: Literal["single_user", "multi_user"] = Field(
+        "single_user",
+        description="single_user: a request without credentials acts as `local_user` (embedded mode); "
+        "multi_user: sign-up, log-in and API keys, and every request must carry one of them",
     )
     local_user: str = "local"
+    session_ttl_hours: float = Field(24 * 14, gt=0)
+    cookie_secure: bool | None = Field(None, description="Secure cookies; default: on in production")
+    key_rate_limit_per_minute: int = Field(600, ge=0, description="per API key, model token or session")
+    ip_rate_limit_per_minute: int = Field(1200, ge=0, description="per client address; 0 turns it off")
+    login_attempts_per_minute: int = Field(10, ge=0, description="log-in and sign-up tries per address")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment == "production" if self.cookie_secure is None else self.cookie_secure
 
 
 @lru_cache

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from gateway.api.forward import forward
 from gateway.auth import CurrentUser
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 
 
 def _clients(request: Request):

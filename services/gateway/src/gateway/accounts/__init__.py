@@ -1,0 +1,1 @@
+"""Accounts: users, browser sessions, API keys."""
