@@ -6,11 +6,12 @@ A service may only depend on another through these shapes and its HTTP API.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.ids import ResourceId
+from common.training_config import ImageTrainConfig, RunConfig, TaskName
 
 DatasetKind = Literal["image", "text"]
 Split = Literal["train", "val"]
@@ -89,11 +90,26 @@ class DatasetOut(BaseModel):
 
 
 class RunCreate(BaseModel):
+    """``config`` is the task's typed hyperparameters (all optional); ``task`` picks which."""
+
     model_config = ConfigDict(extra="forbid")
 
     dataset_id: ResourceId
-    task: Literal["image"] = "image"
-    config: dict[str, Any] = Field(default_factory=dict, description="hyperparameters; all optional")
+    task: TaskName = "image"
+    config: RunConfig = Field(default_factory=ImageTrainConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_into_config(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        config = data.get("config", {})
+        if isinstance(config, dict):
+            task = data.get("task", "image")
+            if config.get("task", task) != task:
+                raise ValueError(f"config.task {config['task']!r} differs from task {task!r}; drop one")
+            data = {**data, "config": {**config, "task": task}}
+        return data
 
 
 class RunOut(BaseModel):
@@ -138,18 +154,49 @@ def resized_size(width: int, height: int, *, shorter_side: int) -> tuple[int, in
     return width * shorter_side // height, shorter_side
 
 
+class ImageCardPreprocessing(BaseModel):
+    """RGB; shorter side to ``resize`` (PIL bilinear); centre crop ``input_size``; /255; (x-mean)/std; CHW
+    (``common.imaging``). ONNX input "input": float32 [batch, 3, input_size, input_size]."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["image"] = "image"
+    input_size: int
+    resize: int = Field(description="shorter side is resized to this before the centre crop")
+    mean: list[float]
+    std: list[float]
+
+
+class TextCardPreprocessing(BaseModel):
+    """``common.text``: the tokenizer file beside the card (HF ``tokenizers`` JSON) encodes each text,
+    truncated to ``max_length`` ids and right-padded with ``pad_id`` to the longest in the batch.
+    ONNX input "input_ids": int64 [batch, length]; padding is recognised inside the graph by ``pad_id``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["text"] = "text"
+    tokenizer_file: str = Field("tokenizer.json", description="object name, beside the model card")
+    tokenizer_sha256: str
+    tokenizer_kind: Literal["word", "wordpiece"]
+    max_length: int = Field(ge=1)
+    pad_id: int = Field(ge=0)
+    max_chars: int = Field(ge=1, description="longest text the model accepts, in characters")
+
+
+CardPreprocessing = Annotated[ImageCardPreprocessing | TextCardPreprocessing, Field(discriminator="task")]
+_IMAGE_CARD_FIELDS = ("input_size", "resize", "mean", "std")
+
+
 class ModelCard(BaseModel):
-    """Written beside ``model.onnx``; the inference service needs nothing else to serve it."""
+    """Written beside ``model.onnx``; the inference service needs nothing else to serve it (a text
+    model: and the tokenizer file it names)."""
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 
-    task: Literal["image"] = "image"
+    task: TaskName = "image"
     classes: list[str]
-    input_size: int
-    mean: list[float]
-    std: list[float]
-    resize: int = Field(description="shorter side is resized to this before the centre crop")
-    backbone: str
+    preprocessing: CardPreprocessing
+    backbone: str = Field(description="the network: an image backbone, or a text model")
     mode: str
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
@@ -157,6 +204,21 @@ class ModelCard(BaseModel):
     created_at: datetime
     run_id: str
     dataset_id: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_image_card(cls, data: Any) -> Any:
+        # Cards written before text models kept the image preprocessing at the top level.
+        if isinstance(data, dict) and "preprocessing" not in data and "input_size" in data:
+            data = dict(data)
+            data["preprocessing"] = {"task": "image", **{k: data.pop(k) for k in _IMAGE_CARD_FIELDS}}
+        return data
+
+    @model_validator(mode="after")
+    def _one_task(self) -> ModelCard:
+        if self.preprocessing.task != self.task:
+            raise ValueError(f"a {self.task} card with {self.preprocessing.task} preprocessing")
+        return self
 
 
 class ModelRegister(BaseModel):

@@ -113,6 +113,8 @@ def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"field": None, "message": f"the body is not valid JSON: {reason}{where}"})
             continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        if loc[:1] == ["config"] and loc[1:2] in (["image"], ["text"]):
+            del loc[1]  # the tag of the config union (the run's task), not a field a person can set
         message = err.get("msg", "invalid value")
         if err.get("type") == "string_pattern_mismatch":
             message = PATTERN_RULES.get((err.get("ctx") or {}).get("pattern"), message)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from common.contracts import ModelCard, resized_size
+from common.contracts import ImageCardPreprocessing, ModelCard, resized_size
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,14 @@ class Preprocessing:
 
     @classmethod
     def from_card(cls, card: ModelCard) -> Preprocessing:
+        prep = card.preprocessing
+        if not isinstance(prep, ImageCardPreprocessing):
+            raise ValueError(f"a {card.task} model card has no image preprocessing")
         return cls(
-            input_size=card.input_size,
-            resize=card.resize,
-            mean=tuple(card.mean),  # type: ignore[arg-type]  # the card check guarantees three values
-            std=tuple(card.std),  # type: ignore[arg-type]
+            input_size=prep.input_size,
+            resize=prep.resize,
+            mean=tuple(prep.mean),  # type: ignore[arg-type]  # the card check guarantees three values
+            std=tuple(prep.std),  # type: ignore[arg-type]
         )
 
 

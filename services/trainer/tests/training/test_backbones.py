@@ -10,12 +10,14 @@ import torch
 import torchvision
 from common.imaging import Preprocessing, preprocess
 from common.store import LocalStore
-from trainer.training import WeightsMissing, check_backbone_available, parse_config, run_training
-from trainer.training.models import build_backbone, map_in_order
-from trainer.training.preprocessing import HALF, decode_rgb
-from trainer.training.weights import (
+from common.training_config import parse_run_config as parse_config
+from trainer.training import WeightsMissing, run_training
+from trainer.training.image.models import build_backbone, map_in_order
+from trainer.training.image.preprocessing import HALF, decode_rgb
+from trainer.training.image.weights import (
     EFFICIENTNET_LITE0_FILE,
     TORCHVISION_WEIGHT_FILES,
+    check_backbone_available,
     efficientnet_lite0_package_file,
     torch_hub_checkpoints_dir,
 )

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from common.training_config import IMAGE_MODE_DEFAULTS as MODE_DEFAULTS
+from common.training_config import Cosine, ImageTrainConfig, StepLr
+from common.training_config import parse_run_config as parse_config
 from pydantic import ValidationError
-from trainer.training import ImageTrainConfig, parse_config
-from trainer.training.config import MODE_DEFAULTS, Cosine, StepLr
 
 
 def test_empty_config_is_a_quick_efficientnet_run():

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import torch
 from common.contracts import DatasetManifest
-from trainer.training import DatasetUnusable, parse_config
-from trainer.training.artifacts import confusion_matrix, per_class_scores
-from trainer.training.augment import augment_batch
-from trainer.training.context import class_weights
-from trainer.training.data import load_image_set, stratified_split
+from common.training_config import parse_run_config as parse_config
+from trainer.training import DatasetUnusable
+from trainer.training.core.context import class_weights
+from trainer.training.core.data import stratified_split
+from trainer.training.core.reports import confusion_matrix, per_class_scores
+from trainer.training.image.augment import augment_batch
+from trainer.training.image.data import load_image_set
 
 
 def test_manifest_split_is_used_unless_data_split_is_set(store):

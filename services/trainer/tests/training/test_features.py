@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from common.imaging import eval_pixels, normalize
-from trainer.training.data import load_image_set
-from trainer.training.device import Device
-from trainer.training.features import compute_features
-from trainer.training.models import build_classifier, preprocessing_for
+from trainer.training.core.device import Device
+from trainer.training.image.data import load_image_set
+from trainer.training.image.features import compute_features
+from trainer.training.image.models import build_classifier, preprocessing_for
 
 
 def test_onnx_runtime_features_match_pytorch_on_every_image_and_view(store, spec_for):

@@ -12,8 +12,8 @@ import torch
 from common.contracts import ModelCard
 from common.imaging import Preprocessing, preprocess
 from trainer.training import run_training
-from trainer.training.export import onnx_logits
-from trainer.training.preprocessing import decode_rgb
+from trainer.training.core.export import onnx_logits
+from trainer.training.image.preprocessing import decode_rgb
 
 ARTIFACTS = [
     "metrics.json",
@@ -61,7 +61,12 @@ def test_metrics_json_has_every_epoch(quick_run):
 
 def test_model_card_describes_the_inference_transform(quick_run):
     card = ModelCard.model_validate_json(quick_run.store.get_bytes(quick_run.result.card_key))
-    assert (card.input_size, card.resize, card.mean, card.std) == (64, 73, [0.5] * 3, [0.5] * 3)
+    assert (
+        card.preprocessing.input_size,
+        card.preprocessing.resize,
+        card.preprocessing.mean,
+        card.preprocessing.std,
+    ) == (64, 73, [0.5] * 3, [0.5] * 3)
     assert card.classes == ["circle", "square", "triangle"]
     assert (card.backbone, card.mode, card.run_id, card.dataset_id) == (
         "efficientnet_lite0",
@@ -95,10 +100,10 @@ def test_onnx_model_served_with_the_card_transform_reproduces_validation_accurac
     card = ModelCard.model_validate_json(store.get_bytes(quick_run.result.card_key))
     manifest = DatasetManifest.model_validate_json(store.get_bytes("datasets/ds-shapes/manifest.json"))
     pack = store.get_bytes(manifest.pack_key)
-    prep = Preprocessing(card.input_size, card.resize, tuple(card.mean), tuple(card.std))
+    prep = Preprocessing.from_card(card)
     val = manifest.split_items("val")
     x = np.stack([preprocess(decode_rgb(pack[i.offset : i.offset + i.length]), prep) for i in val])
-    predicted = onnx_logits(store.get_bytes(quick_run.result.onnx_key), x).argmax(1)
+    predicted = onnx_logits(store.get_bytes(quick_run.result.onnx_key), {"input": x}).argmax(1)
     accuracy = np.mean([card.classes[p] == item.label for p, item in zip(predicted, val, strict=True)])
     assert accuracy == pytest.approx(quick_run.result.val_accuracy)
 

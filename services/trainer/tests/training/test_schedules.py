@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from trainer.training import parse_config
-from trainer.training.optim import LrScheduler, build_optimizer, param_groups
+from common.training_config import parse_run_config as parse_config
+from trainer.training.core.optim import LrScheduler, build_optimizer, param_groups
 
 STEPS = 4  # per epoch
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from common.contracts import ModelCard, ModelOut, ModelRegister
+from common.contracts import ImageCardPreprocessing, ModelCard, ModelOut, ModelRegister
 from common.store import ObjectNotFound, ObjectStore, validate_key
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -40,12 +40,14 @@ def check_card(card: ModelCard, *, card_key: str, run_id: str) -> None:
     problems = []
     if not card.classes or len(set(card.classes)) != len(card.classes):
         problems.append("classes must be a non-empty list of distinct labels")
-    if len(card.mean) != 3 or len(card.std) != 3:
-        problems.append("mean and std must have three values (R, G, B)")
-    if any(s <= 0 for s in card.std):
-        problems.append("std values must be positive")
-    if card.input_size < 1 or card.resize < card.input_size:
-        problems.append("resize must be at least input_size (the crop is taken from the resized image)")
+    prep = card.preprocessing
+    if isinstance(prep, ImageCardPreprocessing):
+        if len(prep.mean) != 3 or len(prep.std) != 3:
+            problems.append("mean and std must have three values (R, G, B)")
+        if any(s <= 0 for s in prep.std):
+            problems.append("std values must be positive")
+        if prep.input_size < 1 or prep.resize < prep.input_size:
+            problems.append("resize must be at least input_size (the crop is taken from the resized image)")
     if card.run_id != run_id:
         problems.append(f"the card belongs to run {card.run_id!r}, not {run_id!r}")
     if problems:

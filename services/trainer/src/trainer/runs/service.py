@@ -9,14 +9,13 @@ from typing import Any
 
 from common.clients import DatasetClient, InferenceClient
 from common.contracts import ModelCard, ModelRegister, RunCreate, RunOut, run_prefix
-from common.errors import Conflict, NotFound, Unprocessable, validation_detail, validation_message
+from common.errors import Conflict, NotFound, Unprocessable
 from common.store import ObjectNotFound, ObjectStore
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.runs import repository as repo
 from trainer.runs.models import Run
-from trainer.training import WeightsMissing, check_backbone_available, parse_config
+from trainer.training import WeightsMissing, check_available
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +31,7 @@ def to_out(run: Run) -> RunOut:
 async def create_run(
     session: AsyncSession, *, owner: str, body: RunCreate, datasets: DatasetClient, store: ObjectStore
 ) -> Run:
-    try:
-        config = parse_config(body.config)
-    except ValidationError as e:
-        detail = validation_detail([{**err, "loc": ("config", *err["loc"])} for err in e.errors()])
-        raise Unprocessable(validation_message(detail), detail=detail, code="invalid_config") from e
+    config = body.config
     dataset = await datasets.get_dataset(owner=owner, dataset_id=body.dataset_id)
     if dataset.verdict == "rejected" or not dataset.manifest_key:
         raise Unprocessable(f"data set {dataset.id} was rejected at upload; fix it and upload it again")
@@ -45,7 +40,7 @@ async def create_run(
             f"data set {dataset.id} holds {dataset.kind} data; create a {dataset.kind} run for it"
         )
     try:
-        await asyncio.to_thread(check_backbone_available, config, store=store)
+        await asyncio.to_thread(check_available, config, store=store)
     except WeightsMissing as e:
         raise Unprocessable(e.message, code="weights_missing") from e
     run_id = uuid.uuid4().hex

@@ -1,7 +1,7 @@
-"""Image classifier training: plain functions, no web framework, no database.
+"""Classifier training (image and text tasks on one core): plain functions, no web framework, no database.
 
-    config = parse_config(raw)                       # pydantic.ValidationError names the bad field
-    check_backbone_available(config, store=store)    # WeightsMissing says where to put the file
+    config = parse_run_config(raw)                   # pydantic.ValidationError names the bad field
+    check_available(config, store=store)             # WeightsMissing says where to put the file
     result = run_training(spec, store=store, report=print)
 
 ``python -m trainer.training --spec spec.json`` runs the same thing in its own process.
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainer.training.config import ImageTrainConfig, parse_config
+from common.training_config import ImageTrainConfig, TextTrainConfig, parse_run_config
+
 from trainer.training.errors import DatasetUnusable, ExportMismatch, TrainingError, WeightsMissing
 from trainer.training.result import TrainingResult
-from trainer.training.weights import check_backbone_available
+from trainer.training.tasks import check_available
 
 if TYPE_CHECKING:
     from trainer.training.run import run_training
@@ -24,11 +25,12 @@ __all__ = [
     "DatasetUnusable",
     "ExportMismatch",
     "ImageTrainConfig",
+    "TextTrainConfig",
     "TrainingError",
     "TrainingResult",
     "WeightsMissing",
-    "check_backbone_available",
-    "parse_config",
+    "check_available",
+    "parse_run_config",
     "run_training",
 ]
 

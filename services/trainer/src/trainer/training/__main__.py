@@ -14,9 +14,9 @@ from pathlib import Path
 
 from common.contracts import TrainingSpec
 from common.store import store_from_settings
+from common.training_config import parse_run_config
 from pydantic import ValidationError
 
-from trainer.training.config import parse_config
 from trainer.training.errors import TrainingError
 from trainer.training.reporting import HttpReporter, PrintReporter
 from trainer.training.settings import TrainingSettings
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         else PrintReporter()
     )
     try:
-        parse_config(spec.config)  # a bad config fails before torch is even imported
+        parse_run_config(spec.config)  # a bad config fails before torch is even imported
         from trainer.training.run import run_training
 
         result = run_training(

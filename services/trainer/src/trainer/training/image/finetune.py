@@ -3,29 +3,33 @@ blocks) trains on augmented images, earlier blocks at smaller learning rates."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
-from common.imaging import centre_crop, resize_shorter_side
+from common.imaging import Preprocessing, centre_crop, resize_shorter_side
 from torch import nn
 
-from trainer.training.augment import augment_batch
-from trainer.training.context import TrainingContext, shuffled_batches, steps_per_epoch
-from trainer.training.data import eval_batch
-from trainer.training.device import standardize
-from trainer.training.loop import EpochStats, FitState, fit, predict, score, train_epoch
-from trainer.training.optim import LrScheduler, build_optimizer, param_groups
-from trainer.training.quick import train_probe
+from trainer.training.core.context import TrainingContext, shuffled_batches, steps_per_epoch
+from trainer.training.core.loop import EpochStats, FitState, fit, predict, score, train_epoch
+from trainer.training.core.optim import LrScheduler, build_optimizer, param_groups
+from trainer.training.image.augment import augment_batch
+from trainer.training.image.preprocessing import device_images, standardize
+from trainer.training.image.quick import train_probe
+
+if TYPE_CHECKING:
+    from trainer.training.image.task import ImageTask
 
 EVAL_BATCH = 64
 
 
-def train_sources(ctx: TrainingContext) -> torch.Tensor:
+def train_sources(ctx: TrainingContext, prep: Preprocessing) -> torch.Tensor:
     """uint8 [N,3,R,R]: each training image, shorter side resized to ``resize``, centre square; random
     crops are cut from these."""
-    size = ctx.prep.resize
-    out = torch.empty((len(ctx.image_set.train), 3, size, size), dtype=torch.uint8)
-    for row, i in enumerate(ctx.image_set.train):
-        square = centre_crop(resize_shorter_side(ctx.image_set.images[i], size), size)
+    size = prep.resize
+    out = torch.empty((len(ctx.data.train), 3, size, size), dtype=torch.uint8)
+    for row, i in enumerate(ctx.data.train):
+        square = centre_crop(resize_shorter_side(ctx.data.images[i], size), size)
         out[row] = torch.from_numpy(np.array(square, dtype=np.uint8)).permute(2, 0, 1)
     return out
 
@@ -44,8 +48,9 @@ def unfreeze(ctx: TrainingContext) -> list[tuple[nn.Module, float]]:
     return [*scaled, (model.head, 1.0)]
 
 
-def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray]) -> FitState:
-    config, image_set, device, prep, model = ctx.config, ctx.image_set, ctx.device, ctx.prep, ctx.model
+def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: ImageTask) -> FitState:
+    config, image_set, device, model = ctx.config, ctx.data, ctx.device, ctx.model
+    prep = task.prep
     payload = ctx.checkpoints.load(config)
     if payload is None and config.probe_epochs:
         probe = train_probe(ctx, features)
@@ -63,11 +68,11 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray]) -> Fit
         state = ctx.checkpoints.restore(payload, module=model, optimizer=optimizer, scheduler=scheduler)
         ctx.report({"type": "phase", "phase": "training", "resumed_from_epoch": state.epoch})
 
-    sources = train_sources(ctx)
+    sources = train_sources(ctx, prep)
     labels = torch.from_numpy(image_set.labels)
     y_train = labels[torch.from_numpy(image_set.train)]
     y_val = labels[torch.from_numpy(image_set.val)]
-    val_pixels = eval_batch(image_set.images, image_set.val, resize=prep.resize, size=prep.input_size)
+    val_pixels = task.val_pixels(image_set)
 
     def batches():
         for idx in shuffled_batches(n_train, batch_size, ctx.generator):
@@ -96,7 +101,8 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray]) -> Fit
 
     def evaluate() -> EpochStats:
         chunks = (
-            device.images(val_pixels[s : s + EVAL_BATCH], prep) for s in range(0, len(val_pixels), EVAL_BATCH)
+            device_images(val_pixels[s : s + EVAL_BATCH], prep, device)
+            for s in range(0, len(val_pixels), EVAL_BATCH)
         )
         return score(predict(model=model, batches=chunks, device=device), y_val, ctx.loss_fn)
 

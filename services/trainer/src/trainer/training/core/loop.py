@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from common.training_config import LoopConfig
 from torch import nn
 
-from trainer.training.checkpoint import CheckpointStore
-from trainer.training.config import ImageTrainConfig
-from trainer.training.device import Device
-from trainer.training.optim import LrScheduler
+from trainer.training.core.checkpoint import CheckpointStore
+from trainer.training.core.device import Device
+from trainer.training.core.optim import LrScheduler
 
 EPOCH_REPORT_INTERVAL_S = 1.0
 
@@ -94,7 +94,7 @@ def score(logits: torch.Tensor, labels: torch.Tensor, loss_fn: nn.CrossEntropyLo
 
 def fit(
     *,
-    config: ImageTrainConfig,
+    config: LoopConfig,
     stage: str,
     module: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -143,7 +143,7 @@ def fit(
     return state
 
 
-def _track_best(state: FitState, module: nn.Module, config: ImageTrainConfig, accuracy: float) -> None:
+def _track_best(state: FitState, module: nn.Module, config: LoopConfig, accuracy: float) -> None:
     rule = config.early_stopping
     if rule is None:
         return

@@ -1,4 +1,4 @@
-"""What both training modes need: one object built by ``run_training``, passed to ``quick``/``finetune``."""
+"""What every stage of a run needs: one object built by ``core.run.train_task`` and handed to the task."""
 
 from __future__ import annotations
 
@@ -8,24 +8,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from common.imaging import Preprocessing
+from common.training_config import LoopConfig
 from torch import nn
 
-from trainer.training.checkpoint import CheckpointStore
-from trainer.training.config import ImageTrainConfig
-from trainer.training.data import ImageSet
-from trainer.training.device import Device
-from trainer.training.models import ImageClassifier
+from trainer.training.core.checkpoint import CheckpointStore
+from trainer.training.core.device import Device
+from trainer.training.core.task import LabelledSet
 
 IMBALANCE_RATIO = 1.5
 
 
 @dataclass
 class TrainingContext:
-    config: ImageTrainConfig
-    image_set: ImageSet
-    model: ImageClassifier
-    prep: Preprocessing
+    config: LoopConfig
+    data: LabelledSet
+    model: nn.Module
     device: Device
     generator: torch.Generator
     checkpoints: CheckpointStore
@@ -33,9 +30,10 @@ class TrainingContext:
     loss_fn: nn.Module
     class_weights: list[float] | None
     probe_history: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def class_weights(config: ImageTrainConfig, train_counts: list[int]) -> list[float] | None:
+def class_weights(config: LoopConfig, train_counts: list[int]) -> list[float] | None:
     """'balanced': n / (classes * count); 'auto': balanced once the largest class is 1.5x the smallest."""
     counts = np.asarray(train_counts, dtype=np.float64)
     imbalanced = counts.max() >= IMBALANCE_RATIO * counts.min()
@@ -44,7 +42,7 @@ def class_weights(config: ImageTrainConfig, train_counts: list[int]) -> list[flo
     return (counts.sum() / (len(counts) * counts)).tolist()
 
 
-def make_loss(config: ImageTrainConfig, weights: list[float] | None, device: Device) -> nn.Module:
+def make_loss(config: LoopConfig, weights: list[float] | None, device: Device) -> nn.Module:
     weight = torch.tensor(weights, dtype=torch.float32, device=device.torch) if weights else None
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
 

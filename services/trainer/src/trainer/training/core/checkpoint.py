@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from common.store import ObjectStore
+from common.training_config import LoopConfig
 from torch import nn
 
-from trainer.training.config import ImageTrainConfig
-
 if TYPE_CHECKING:
-    from trainer.training.loop import FitState
-    from trainer.training.optim import LrScheduler
+    from trainer.training.core.loop import FitState
+    from trainer.training.core.optim import LrScheduler
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -34,7 +33,7 @@ class CheckpointStore:
         module: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler: LrScheduler,
-        config: ImageTrainConfig,
+        config: LoopConfig,
         state: FitState,
     ) -> None:
         payload = {
@@ -50,7 +49,7 @@ class CheckpointStore:
         torch.save(payload, buffer)
         self.store.put_bytes(self.key, buffer.getvalue())
 
-    def load(self, config: ImageTrainConfig) -> dict[str, Any] | None:
+    def load(self, config: LoopConfig) -> dict[str, Any] | None:
         """The saved checkpoint of this same config, or None (none yet, or one of another config)."""
         if not self.store.exists(self.key):
             return None
@@ -69,7 +68,7 @@ class CheckpointStore:
         optimizer: torch.optim.Optimizer,
         scheduler: LrScheduler,
     ) -> FitState:
-        from trainer.training.loop import FitState
+        from trainer.training.core.loop import FitState
 
         module.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])

@@ -1,4 +1,4 @@
-"""Reports a person reads after a run: metrics, curves, confusion matrix, per-class scores, example grids."""
+"""Reports a person reads after a run, whatever the task: curves, confusion matrix, per-class scores."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from common.store import ObjectStore  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-
-GRID = 5
 
 
 def put_json(store: ObjectStore, key: str, value: Any) -> str:
@@ -85,33 +82,6 @@ def confusion_figure(matrix: np.ndarray, classes: list[str]) -> plt.Figure:
     return figure
 
 
-def _fit(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def grid_image(pixels: np.ndarray, captions: list[tuple[str, str]], *, ok: bool, cell: int = 150) -> bytes:
-    """PNG of up to 5x5 images (uint8 NHWC), each under its (true, predicted) caption. Drawn with PIL:
-    25 matplotlib subplots cost a second per grid."""
-    caption_h = 30
-    canvas = Image.new("RGB", (GRID * cell, GRID * (cell + caption_h)), "white")
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=12)
-    if len(pixels) == 0:
-        draw.text((10, 10), "no images in this group", fill="black", font=font)
-    for k, (image, (truth, predicted)) in enumerate(zip(pixels[: GRID * GRID], captions, strict=False)):
-        x, y = (k % GRID) * cell, (k // GRID) * (cell + caption_h)
-        canvas.paste(
-            Image.fromarray(image).resize((cell - 6, cell - 6), Image.BILINEAR), (x + 3, y + caption_h)
-        )
-        draw.text((x + 3, y + 2), _fit(f"true: {truth}"), fill="black", font=font)
-        draw.text(
-            (x + 3, y + 15), _fit(f"pred: {predicted}"), fill="darkgreen" if ok else "firebrick", font=font
-        )
-    buffer = io.BytesIO()
-    canvas.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def write_reports(
     *,
     store: ObjectStore,
@@ -120,13 +90,10 @@ def write_reports(
     history: list[dict[str, Any]],
     labels: np.ndarray,
     logits: np.ndarray,
-    val_pixels: np.ndarray,
-    seed: int,
 ) -> dict[str, str]:
-    """curves.png, confusion_matrix.{png,json}, per_class.json, grid_{correct,incorrect}.png; name -> key."""
-    predictions = logits.argmax(1)
-    matrix = confusion_matrix(labels, predictions, len(classes))
-    keys = {
+    """curves.png, confusion_matrix.{png,json}, per_class.json; name -> key."""
+    matrix = confusion_matrix(labels, logits.argmax(1), len(classes))
+    return {
         "curves.png": put_figure(store, prefix + "curves.png", curves_figure(history)),
         "confusion_matrix.png": put_figure(
             store, prefix + "confusion_matrix.png", confusion_figure(matrix, classes)
@@ -138,18 +105,8 @@ def write_reports(
         ),
         "per_class.json": put_json(store, prefix + "per_class.json", per_class_scores(matrix, classes)),
     }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
     probabilities = np.exp(logits - logits.max(1, keepdims=True))
-    probabilities /= probabilities.sum(1, keepdims=True)
-    rng = np.random.default_rng(seed)
-    for name, chosen in (
-        ("grid_correct.png", predictions == labels),
-        ("grid_incorrect.png", predictions != labels),
-    ):
-        picked = rng.permutation(np.flatnonzero(chosen))[: GRID * GRID]
-        captions = [
-            (classes[labels[i]], f"{classes[predictions[i]]} ({probabilities[i].max():.0%})") for i in picked
-        ]
-        png = grid_image(val_pixels[picked], captions, ok=name == "grid_correct.png")
-        store.put_bytes(prefix + name, png, content_type="image/png")
-        keys[name] = prefix + name
-    return keys
+    return probabilities / probabilities.sum(1, keepdims=True)

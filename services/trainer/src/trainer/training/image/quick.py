@@ -8,16 +8,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.training.context import TrainingContext, shuffled_batches, steps_per_epoch
-from trainer.training.loop import EpochStats, FitState, fit, predict, score, train_epoch
-from trainer.training.optim import LrScheduler, build_optimizer, param_groups
+from trainer.training.core.context import TrainingContext, shuffled_batches, steps_per_epoch
+from trainer.training.core.loop import EpochStats, FitState, fit, predict, score, train_epoch
+from trainer.training.core.optim import LrScheduler, build_optimizer, param_groups
 
 
 def train_head(
-    ctx: TrainingContext, features: dict[str, np.ndarray], *, stage: str = "quick", resume: bool = True
+    ctx: TrainingContext,
+    features: dict[str, np.ndarray],
+    task: object = None,
+    *,
+    stage: str = "quick",
+    resume: bool = True,
 ) -> FitState:
     """Fit ``dropout -> head`` on the features of every view of the training images (validation: centre)."""
-    config, image_set, device = ctx.config, ctx.image_set, ctx.device
+    config, image_set, device = ctx.config, ctx.data, ctx.device
     head = nn.Sequential(ctx.model.dropout, ctx.model.head)
     x_train = torch.cat([torch.from_numpy(features[v][image_set.train]) for v in features]).to(device.torch)
     y_all = torch.from_numpy(image_set.labels).to(device.torch)
@@ -66,7 +71,7 @@ def train_head(
 
 def train_probe(ctx: TrainingContext, features: dict[str, np.ndarray]) -> FitState:
     """The linear probe before fine-tuning: the quick recipe for ``probe_epochs``, not checkpointed."""
-    from trainer.training.config import ImageTrainConfig
+    from common.training_config import ImageTrainConfig
 
     quick = ImageTrainConfig(mode="quick")
     probe_config = ctx.config.model_copy(

@@ -16,8 +16,8 @@ from common.imaging import Preprocessing
 from common.store import ObjectStore
 from torch import nn
 
-from trainer.training.preprocessing import HALF, IMAGENET_MEAN, IMAGENET_STD
-from trainer.training.weights import locate_weights
+from trainer.training.image.preprocessing import HALF, IMAGENET_MEAN, IMAGENET_STD
+from trainer.training.image.weights import locate_weights
 
 
 class ImageClassifier(nn.Module):

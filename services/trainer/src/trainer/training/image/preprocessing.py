@@ -4,8 +4,13 @@ service; its ``resize``, ``input_size``, ``mean`` and ``std`` are written into t
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from common.decoding import decode_rgb as _decode_rgb
+from common.imaging import Preprocessing
 from PIL import Image
+
+from trainer.training.core.device import Device
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -17,3 +22,16 @@ PACK_MAX_PIXELS = 1 << 30
 def decode_rgb(data: bytes, *, min_shorter_side: int | None = None) -> Image.Image:
     """Bytes -> loaded, oriented RGB image: ``common.decoding``, the decoder serving uses too."""
     return _decode_rgb(data, max_pixels=PACK_MAX_PIXELS, min_shorter_side=min_shorter_side)
+
+
+def device_images(pixels: np.ndarray | torch.Tensor, prep: Preprocessing, device: Device) -> torch.Tensor:
+    """uint8 NHWC -> normalised float32 NCHW on the device, channels_last. Same arithmetic as
+    ``common.imaging.normalize`` (x / 255, then (x - mean) / std, in float32)."""
+    x = torch.as_tensor(pixels).to(device.torch).permute(0, 3, 1, 2).float() / 255.0
+    return standardize(x, prep).contiguous(memory_format=torch.channels_last)
+
+
+def standardize(x: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
+    mean = torch.tensor(prep.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from common.training_config import LoopConfig
 from torch import nn
 
-from trainer.training.config import ImageTrainConfig
-
-OPTIMIZERS: dict[str, Callable[[list[dict[str, Any]], ImageTrainConfig], torch.optim.Optimizer]] = {
+OPTIMIZERS: dict[str, Callable[[list[dict[str, Any]], LoopConfig], torch.optim.Optimizer]] = {
     "sgd": lambda groups, c: torch.optim.SGD(groups, lr=c.learning_rate, momentum=c.momentum),
     "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.learning_rate, betas=(c.momentum, 0.999)),
     "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.learning_rate, betas=(c.momentum, 0.999)),
@@ -38,7 +37,7 @@ def param_groups(
     return groups
 
 
-def build_optimizer(config: ImageTrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+def build_optimizer(config: LoopConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     return OPTIMIZERS[config.optimizer](groups, config)
 
 
@@ -86,9 +85,7 @@ SCHEDULES: dict[str, Callable[[Any, int, int], Callable[[float], float]]] = {
 
 
 class LrScheduler:
-    def __init__(
-        self, optimizer: torch.optim.Optimizer, config: ImageTrainConfig, *, steps_per_epoch: int
-    ) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, config: LoopConfig, *, steps_per_epoch: int) -> None:
         self.optimizer = optimizer
         self.schedule = config.lr_schedule
         self.steps_per_epoch = max(steps_per_epoch, 1)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from common.imaging import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -19,18 +17,6 @@ class Device:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.torch.type, dtype=self.autocast_dtype)
-
-    def images(self, pixels: np.ndarray | torch.Tensor, prep: Preprocessing) -> torch.Tensor:
-        """uint8 NHWC -> normalised float32 NCHW on the device, channels_last. Same arithmetic as
-        ``preprocessing.normalize`` (x / 255, then (x - mean) / std, in float32)."""
-        x = torch.as_tensor(pixels).to(self.torch).permute(0, 3, 1, 2).float() / 255.0
-        return standardize(x, prep).contiguous(memory_format=torch.channels_last)
-
-
-def standardize(x: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
-    mean = torch.tensor(prep.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(prep.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
 
 
 def _cpu_has_fast_bf16() -> bool:

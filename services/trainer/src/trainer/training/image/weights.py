@@ -13,7 +13,7 @@ from common.store import ObjectStore
 from trainer.training.errors import WeightsMissing
 
 if TYPE_CHECKING:
-    from trainer.training.config import ImageTrainConfig
+    from common.training_config import ImageTrainConfig
 
 STORE_PREFIX = "pretrained/"
 EFFICIENTNET_LITE0_FILE = "efficientnet-lite0-57934424.pth"

@@ -14,10 +14,12 @@ from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from torch import nn
 
-from trainer.training.data import ImageSet, eval_batch
-from trainer.training.device import Device
-from trainer.training.export import cpu_session, export_onnx
-from trainer.training.models import ImageClassifier
+from trainer.training.core.device import Device
+from trainer.training.core.export import cpu_session, export_onnx
+from trainer.training.core.task import ExportInputs
+from trainer.training.image.data import ImageSet, eval_batch
+from trainer.training.image.models import ImageClassifier
+from trainer.training.image.preprocessing import device_images
 
 FORMAT_VERSION = 1
 BATCH = 32  # images per forward pass: bounds peak memory (activations at 224 px)
@@ -57,15 +59,20 @@ def _torch_extractor(
 ) -> Callable[[np.ndarray], np.ndarray]:
     def extract(pixels: np.ndarray) -> np.ndarray:
         with torch.inference_mode(), device.autocast():
-            return model.features(device.images(pixels, prep)).float().cpu().numpy()
+            return model.features(device_images(pixels, prep, device)).float().cpu().numpy()
 
     return extract
 
 
 def _onnx_extractor(model: ImageClassifier, prep: Preprocessing) -> Callable[[np.ndarray], np.ndarray]:
     """On CPU, ONNX Runtime runs the frozen backbone 2-2.5x faster than eager PyTorch (BENCHMARKS.md);
-    exporting it takes about a second. Same input arithmetic as ``Device.images``."""
-    graph = export_onnx(nn.Sequential(*model.stages), input_size=prep.input_size, output_name="features")
+    exporting it takes about a second. Same input arithmetic as ``device_images``."""
+    example = torch.zeros(1, 3, prep.input_size, prep.input_size)
+    graph = export_onnx(
+        nn.Sequential(*model.stages),
+        ExportInputs(examples=(example,), names=("input",)),
+        output_name="features",
+    )
     session = cpu_session(graph, threads=torch.get_num_threads())
 
     def extract(pixels: np.ndarray) -> np.ndarray:

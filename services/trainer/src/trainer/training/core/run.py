@@ -1,0 +1,188 @@
+"""``train_task``: one training run, whatever the task, from a validated config to its artifacts.
+
+Seeds, device, data, model, class weights and loss; the task trains (``core.loop.fit`` underneath);
+then the final float32 evaluation, the ONNX export and its check, the reports, ``model.pt``,
+``metrics.json`` and, last, the model card.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import torch
+from common.contracts import ModelCard, TrainingSpec
+from common.store import ObjectStore
+from common.training_config import ImageTrainConfig, TextTrainConfig
+from torch import nn
+
+from trainer.training.core.checkpoint import CheckpointStore
+from trainer.training.core.context import TrainingContext, class_weights, make_loss
+from trainer.training.core.device import Device, select_device
+from trainer.training.core.export import check_onnx, export_onnx
+from trainer.training.core.loop import score
+from trainer.training.core.reports import put_json, write_reports
+from trainer.training.core.task import LabelledSet, Task
+from trainer.training.result import TrainingResult
+
+FINAL_BATCH = 64
+
+
+def train_task(
+    spec: TrainingSpec,
+    config: ImageTrainConfig | TextTrainConfig,
+    task: Task,
+    *,
+    store: ObjectStore,
+    report: Callable[[dict], None],
+) -> TrainingResult:
+    """Train, evaluate, export and check; every artifact is in the store (the model card last) on return.
+
+    Resumes from ``<output_prefix>checkpoint.pt`` when a previous attempt of the same config left one.
+    Raises ``TrainingError`` subclasses for failures a person can fix.
+    """
+    clock = time.perf_counter()
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    device = select_device(mixed_precision=config.mixed_precision)
+
+    report({"type": "phase", "phase": "loading"})
+    data = task.load_data()
+    model = task.build_model(data, device)
+    weights = class_weights(config, data.class_counts(data.train))
+    ctx = TrainingContext(
+        config=config,
+        data=data,
+        model=model,
+        device=device,
+        generator=generator,
+        checkpoints=CheckpointStore(store=store, output_prefix=spec.output_prefix, generator=generator),
+        report=report,
+        loss_fn=make_loss(config, weights, device),
+        class_weights=weights,
+    )
+    ctx.timings["loading"] = _lap(clock)
+
+    started = time.perf_counter()
+    state = task.train(ctx)
+    ctx.timings["training"] = _lap(started) - ctx.timings.get("features", 0.0)
+
+    report({"type": "phase", "phase": "export"})
+    started = time.perf_counter()
+    feeds = task.eval_inputs(ctx)
+    labels = data.labels[data.val]
+    logits = final_logits(ctx.model, feeds, device)
+    final = score(torch.from_numpy(logits), torch.from_numpy(labels), ctx.loss_fn)
+    onnx_model = export_onnx(ctx.model, task.export_inputs(ctx))
+    onnx_check = check_onnx(onnx_model, torch_logits=logits, feeds=feeds)
+    ctx.timings["export"] = _lap(started)
+
+    prefix = spec.output_prefix
+    outputs = task.outputs(ctx)
+    keys = write_reports(
+        store=store, prefix=prefix, classes=data.classes, history=state.history, labels=labels, logits=logits
+    )
+    keys |= task.write_examples(store=store, prefix=prefix, ctx=ctx, labels=labels, logits=logits)
+    summary = {
+        "val_accuracy": final.accuracy,
+        "val_loss": final.loss,
+        "epochs_completed": state.epoch,
+        "stopped_early": state.stopped_early,
+        "best_epoch": state.best_epoch if config.early_stopping else None,
+        "onnx_top1_agreement": onnx_check.top1_agreement,
+        "onnx_max_abs_logit_diff": onnx_check.max_abs_logit_diff,
+    }
+    metrics = {
+        **summary,
+        "history": state.history,
+        "probe_history": ctx.probe_history,
+        **outputs.metrics,
+        "class_counts": _class_counts(data),
+        "class_weights": ctx.class_weights,
+        "device": device.torch.type,
+        "autocast": str(device.autocast_dtype) if device.autocast_dtype else None,
+        "timings_s": {k: round(v, 3) for k, v in ctx.timings.items()},
+    }
+    keys["metrics.json"] = put_json(store, prefix + "metrics.json", metrics)
+    for name, content in outputs.files.items():
+        keys[name] = prefix + name
+        store.put_bytes(keys[name], content)
+    keys["model.pt"] = _put_model_pt(store, prefix + "model.pt", ctx, outputs.model_pt)
+    keys["model.onnx"] = prefix + "model.onnx"
+    store.put_bytes(keys["model.onnx"], onnx_model)
+    keys["checkpoint.pt"] = ctx.checkpoints.key
+    card = ModelCard(
+        task=config.task,
+        classes=data.classes,
+        preprocessing=task.card_preprocessing(ctx),
+        backbone=outputs.backbone,
+        mode=outputs.mode,
+        hyperparameters=config.model_dump(mode="json"),
+        metrics={**summary, "history": state.history},
+        val_accuracy=final.accuracy,
+        created_at=datetime.now(UTC),
+        run_id=spec.run_id,
+        dataset_id=spec.dataset_id,
+        onnx_input=",".join(feeds),
+        onnx_output="logits",
+    )
+    # The card goes last: its presence means the run's artifacts are complete.
+    keys["model_card.json"] = prefix + "model_card.json"
+    store.put_bytes(
+        keys["model_card.json"], card.model_dump_json(indent=2).encode(), content_type="application/json"
+    )
+    return TrainingResult(
+        val_accuracy=final.accuracy,
+        epochs_completed=state.epoch,
+        onnx_key=keys["model.onnx"],
+        card_key=keys["model_card.json"],
+        artifacts=keys,
+        onnx_max_abs_logit_diff=onnx_check.max_abs_logit_diff,
+        onnx_top1_agreement=onnx_check.top1_agreement,
+    )
+
+
+def _lap(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def final_logits(model: nn.Module, feeds: dict[str, np.ndarray], device: Device) -> np.ndarray:
+    """float32 logits without autocast, in batches: what the exported model must reproduce."""
+    model.eval()
+    n = len(next(iter(feeds.values())))
+    with torch.inference_mode():
+        chunks = [
+            model(*(torch.from_numpy(v[s : s + FINAL_BATCH]).to(device.torch) for v in feeds.values()))
+            .float()
+            .cpu()
+            .numpy()
+            for s in range(0, n, FINAL_BATCH)
+        ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+def _class_counts(data: LabelledSet) -> dict[str, dict[str, int]]:
+    return {
+        split: dict(zip(data.classes, data.class_counts(indices), strict=True))
+        for split, indices in (("train", data.train), ("val", data.val))
+    }
+
+
+def _put_model_pt(store: ObjectStore, key: str, ctx: TrainingContext, extra: dict[str, Any]) -> str:
+    """State dict and plain metadata only, so ``torch.load(..., weights_only=True)`` reads it."""
+    state = {k: v.detach().cpu().contiguous() for k, v in ctx.model.state_dict().items()}
+    payload: dict[str, Any] = {
+        "state_dict": state,
+        "classes": ctx.data.classes,
+        "task": ctx.config.task,
+        "config": ctx.config.model_dump(mode="json"),
+        **extra,
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    store.put_bytes(key, buffer.getvalue())
+    return key

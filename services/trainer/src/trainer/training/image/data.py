@@ -1,0 +1,67 @@
+"""The whole image data set, decoded once into memory (one read of the pack object)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from common.decoding import DecodeError
+from common.imaging import eval_pixels
+from common.store import ObjectStore
+from PIL import Image
+
+from trainer.training.core.data import check_usable, read_manifest, split_indices
+from trainer.training.core.task import LabelledSet
+from trainer.training.errors import DatasetUnusable
+from trainer.training.image.preprocessing import decode_rgb
+
+
+@dataclass
+class ImageSet(LabelledSet):
+    """All images of a data set in manifest order; ``train``/``val`` index into ``images``."""
+
+    images: list[Image.Image] = field(default_factory=list)
+
+
+def load_image_set(
+    *, store: ObjectStore, manifest_key: str, val_fraction: float | None, seed: int
+) -> ImageSet:
+    """Decode every image. ``val_fraction`` set: a seeded stratified re-split; else the manifest's split."""
+    manifest = read_manifest(store, manifest_key)
+    if manifest.kind != "image" or not manifest.pack_key:
+        raise DatasetUnusable(f"data set {manifest.dataset_id} holds {manifest.kind} data, not images")
+    if len(manifest.classes) < 2:
+        raise DatasetUnusable("a classifier needs at least two classes; add a folder per class")
+    pack = store.get_bytes(manifest.pack_key)
+    index = {name: i for i, name in enumerate(manifest.classes)}
+    images, labels = [], []
+    for item in manifest.items:
+        if item.offset is None or item.length is None or item.label not in index:
+            raise DatasetUnusable(f"manifest item {item.source!r} has no image bytes or an unknown label")
+        try:
+            images.append(decode_rgb(pack[item.offset : item.offset + item.length]))
+        except DecodeError as e:
+            raise DatasetUnusable(
+                f"image {item.source!r} cannot be decoded; remove it and upload again"
+            ) from e
+        labels.append(index[item.label])
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    train, val = split_indices(manifest, labels_arr, val_fraction=val_fraction, seed=seed)
+    image_set = ImageSet(
+        dataset_id=manifest.dataset_id,
+        classes=list(manifest.classes),
+        labels=labels_arr,
+        train=train,
+        val=val,
+        images=images,
+    )
+    check_usable(image_set, unit="images")
+    return image_set
+
+
+def eval_batch(images: list[Image.Image], indices: np.ndarray, *, resize: int, size: int) -> np.ndarray:
+    """uint8 NHWC centre crops (the inference transform before normalisation)."""
+    out = np.empty((len(indices), size, size, 3), dtype=np.uint8)
+    for row, i in enumerate(indices):
+        out[row] = eval_pixels(images[i], resize=resize, size=size)
+    return out

@@ -1,0 +1,69 @@
+"""Example grids of validation images: a random 5x5 of the correct and of the misclassified ones."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from common.store import ObjectStore
+from PIL import Image, ImageDraw, ImageFont
+
+from trainer.training.core.reports import softmax
+
+GRID = 5
+
+
+def _fit(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def grid_image(pixels: np.ndarray, captions: list[tuple[str, str]], *, ok: bool, cell: int = 150) -> bytes:
+    """PNG of up to 5x5 images (uint8 NHWC), each under its (true, predicted) caption. Drawn with PIL:
+    25 matplotlib subplots cost a second per grid."""
+    caption_h = 30
+    canvas = Image.new("RGB", (GRID * cell, GRID * (cell + caption_h)), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=12)
+    if len(pixels) == 0:
+        draw.text((10, 10), "no images in this group", fill="black", font=font)
+    for k, (image, (truth, predicted)) in enumerate(zip(pixels[: GRID * GRID], captions, strict=False)):
+        x, y = (k % GRID) * cell, (k // GRID) * (cell + caption_h)
+        canvas.paste(
+            Image.fromarray(image).resize((cell - 6, cell - 6), Image.BILINEAR), (x + 3, y + caption_h)
+        )
+        draw.text((x + 3, y + 2), _fit(f"true: {truth}"), fill="black", font=font)
+        draw.text(
+            (x + 3, y + 15), _fit(f"pred: {predicted}"), fill="darkgreen" if ok else "firebrick", font=font
+        )
+    buffer = io.BytesIO()
+    canvas.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def write_grids(
+    *,
+    store: ObjectStore,
+    prefix: str,
+    classes: list[str],
+    labels: np.ndarray,
+    logits: np.ndarray,
+    val_pixels: np.ndarray,
+    seed: int,
+) -> dict[str, str]:
+    """grid_{correct,incorrect}.png; name -> key."""
+    predictions = logits.argmax(1)
+    probabilities = softmax(logits)
+    rng = np.random.default_rng(seed)
+    keys = {}
+    for name, chosen in (
+        ("grid_correct.png", predictions == labels),
+        ("grid_incorrect.png", predictions != labels),
+    ):
+        picked = rng.permutation(np.flatnonzero(chosen))[: GRID * GRID]
+        captions = [
+            (classes[labels[i]], f"{classes[predictions[i]]} ({probabilities[i].max():.0%})") for i in picked
+        ]
+        png = grid_image(val_pixels[picked], captions, ok=name == "grid_correct.png")
+        store.put_bytes(prefix + name, png, content_type="image/png")
+        keys[name] = prefix + name
+    return keys

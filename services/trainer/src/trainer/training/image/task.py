@@ -1,0 +1,153 @@
+"""The image task: a data set of decoded images, a pretrained backbone with a linear head, trained
+``quick`` (frozen backbone, cached features) or ``finetune`` (a probe, then the last blocks on
+augmented images)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from common.contracts import ImageCardPreprocessing, TrainingSpec
+from common.imaging import Preprocessing, normalize
+from common.store import ObjectStore
+from common.training_config import ImageTrainConfig
+
+from trainer.training.core.context import TrainingContext
+from trainer.training.core.device import Device
+from trainer.training.core.loop import FitState
+from trainer.training.core.task import ExportInputs, TaskOutputs
+from trainer.training.image.data import ImageSet, eval_batch, load_image_set
+from trainer.training.image.features import feature_cache_key, load_or_compute_features
+from trainer.training.image.finetune import train_finetune
+from trainer.training.image.grids import write_grids
+from trainer.training.image.models import Backbone, ImageClassifier, build_classifier, preprocessing_for
+from trainer.training.image.quick import train_head
+from trainer.training.image.weights import default_weights_dir, weights_file_name
+
+MODES: dict[str, Callable[[TrainingContext, dict[str, np.ndarray]], FitState]] = {
+    "quick": train_head,
+    "finetune": train_finetune,
+}
+
+
+class ImageTask:
+    def __init__(
+        self, *, spec: TrainingSpec, config: ImageTrainConfig, store: ObjectStore, weights_dir: Path | None
+    ) -> None:
+        self.spec, self.config, self.store = spec, config, store
+        self.weights_dir = weights_dir or default_weights_dir()
+        self.prep: Preprocessing | None = None
+        self.feature_key = ""
+        self._val_pixels: np.ndarray | None = None
+
+    def load_data(self) -> ImageSet:
+        return load_image_set(
+            store=self.store,
+            manifest_key=self.spec.manifest_key,
+            val_fraction=self.config.data_split,
+            seed=self.config.seed,
+        )
+
+    def build_model(self, data: ImageSet, device: Device) -> ImageClassifier:
+        config = self.config
+        model, built = build_classifier(
+            config.backbone,
+            num_classes=len(data.classes),
+            dropout=config.dropout,
+            store=self.store,
+            weights_dir=self.weights_dir,
+        )
+        model.to(device.torch, memory_format=torch.channels_last)
+        self.built: Backbone = built
+        self.prep = preprocessing_for(built, image_size=config.image_size, resize=config.resize)
+        return model
+
+    def train(self, ctx: TrainingContext) -> FitState:
+        config, prep = self.config, self._prep()
+        views = ["center", "flip"] if config.hflip_features else ["center"]
+        weights_id = weights_file_name(config.backbone) or f"random-seed{config.seed}"
+        self.feature_key = feature_cache_key(
+            dataset_id=self.spec.dataset_id,
+            backbone=config.backbone,
+            prep=prep,
+            views=views,
+            weights=weights_id,
+        )
+        started = time.perf_counter()
+        features: dict[str, np.ndarray] = {}
+        if config.mode == "quick" or config.probe_epochs:  # fine-tuning without a probe needs none
+            features = load_or_compute_features(
+                store=self.store,
+                key=self.feature_key,
+                model=ctx.model,
+                image_set=ctx.data,
+                prep=prep,
+                views=views,
+                device=ctx.device,
+                report=ctx.report,
+            )
+        ctx.timings["features"] = time.perf_counter() - started
+        ctx.report(
+            {
+                "type": "phase",
+                "phase": "training",
+                "mode": config.mode,
+                "epochs": config.epochs,
+                "device": ctx.device.torch.type,
+            }
+        )
+        return MODES[config.mode](ctx, features, self)
+
+    def val_pixels(self, data: ImageSet) -> np.ndarray:
+        """uint8 NHWC centre crops of the validation images (decoded once, used for evaluation and grids)."""
+        if self._val_pixels is None:
+            prep = self._prep()
+            self._val_pixels = eval_batch(data.images, data.val, resize=prep.resize, size=prep.input_size)
+        return self._val_pixels
+
+    def eval_inputs(self, ctx: TrainingContext) -> dict[str, np.ndarray]:
+        return {"input": normalize(self.val_pixels(ctx.data), self._prep())}
+
+    def export_inputs(self, ctx: TrainingContext) -> ExportInputs:
+        size = self._prep().input_size
+        return ExportInputs(examples=(torch.zeros(1, 3, size, size),), names=("input",))
+
+    def card_preprocessing(self, ctx: TrainingContext) -> ImageCardPreprocessing:
+        prep = self._prep()
+        return ImageCardPreprocessing(
+            input_size=prep.input_size, resize=prep.resize, mean=list(prep.mean), std=list(prep.std)
+        )
+
+    def write_examples(
+        self, *, store: ObjectStore, prefix: str, ctx: TrainingContext, labels: np.ndarray, logits: np.ndarray
+    ) -> dict[str, str]:
+        return write_grids(
+            store=store,
+            prefix=prefix,
+            classes=ctx.data.classes,
+            labels=labels,
+            logits=logits,
+            val_pixels=self.val_pixels(ctx.data),
+            seed=self.config.seed,
+        )
+
+    def outputs(self, ctx: TrainingContext) -> TaskOutputs:
+        return TaskOutputs(
+            backbone=self.config.backbone,
+            mode=self.config.mode,
+            model_pt={
+                "backbone": self.config.backbone,
+                "mode": self.config.mode,
+                "preprocessing": self._prep().as_dict(),
+                "format": "trainer.training.image.models.ImageClassifier",
+            },
+            metrics={"feature_cache_key": self.feature_key},
+        )
+
+    def _prep(self) -> Preprocessing:
+        if self.prep is None:
+            raise RuntimeError("build_model() sets the preprocessing; call it first")
+        return self.prep
