@@ -128,7 +128,7 @@ async def test_get_returns_the_model_with_its_card(client, served_model):
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == model["id"]
-    assert body["card"]["input_size"] == 16
+    assert body["card"]["preprocessing"]["input_size"] == 16
     assert body["card"]["run_id"] == "r-1"
 
 
