@@ -33,12 +33,16 @@ class Miniature:
 
 
 def class_image(index: int, *, seed: int, size: int = 48) -> bytes:
+    """A ``size`` px high image: a class colour and shape on a textured background."""
     rng = random.Random(seed)
     hue = (index * 67) % 360
     colour = Image.new("HSV", (1, 1), (int(hue / 360 * 255), 200, 220)).convert("RGB").getpixel((0, 0))
-    image = Image.new("RGB", (size + rng.randint(0, 24), size), tuple(rng.randint(60, 120) for _ in range(3)))
+    k = size / 48
+    texture = np.random.default_rng(seed).integers(60, 120, (6, 8, 3), dtype=np.uint8)
+    width = size + round(rng.randint(0, 24) * k)
+    image = Image.fromarray(texture).resize((width, size), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(image)
-    x, y, r = rng.randint(0, 12), rng.randint(0, 12), rng.randint(20, 32)
+    x, y, r = (round(v * k) for v in (rng.randint(0, 12), rng.randint(0, 12), rng.randint(20, 32)))
     if index % 2:
         draw.ellipse([x, y, x + r, y + r], fill=colour)
     else:
@@ -66,7 +70,13 @@ def write_meta_mat(path: Path, wnids: list[str]) -> None:
 
 
 def write_miniature(
-    root: Path, *, classes: int = 4, train_per_class: int = 6, val_per_class: int = 2, seed: int = 0
+    root: Path,
+    *,
+    classes: int = 4,
+    train_per_class: int = 6,
+    val_per_class: int = 2,
+    seed: int = 0,
+    image_size: int = 48,
 ) -> Miniature:
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -77,7 +87,11 @@ def write_miniature(
             inner = io.BytesIO()
             with tarfile.open(fileobj=inner, mode="w") as archive:
                 for i in range(train_per_class):
-                    _add(archive, f"{wnid}_{i + 1}.JPEG", class_image(c, seed=seed * 100_003 + c * 1000 + i))
+                    _add(
+                        archive,
+                        f"{wnid}_{i + 1}.JPEG",
+                        class_image(c, seed=seed * 100_003 + c * 1000 + i, size=image_size),
+                    )
             _add(outer, f"{wnid}.tar", inner.getvalue())
     order = [c for c in range(classes) for _ in range(val_per_class)]
     rng.shuffle(order)
@@ -85,7 +99,7 @@ def write_miniature(
     with tarfile.open(val_tar, "w") as archive:
         for n, c in enumerate(order, start=1):
             name = f"ILSVRC2012_val_{n:08d}.JPEG"
-            _add(archive, name, class_image(c, seed=seed * 100_003 + 500 + n * 7919))
+            _add(archive, name, class_image(c, seed=seed * 100_003 + 500 + n * 7919, size=image_size))
             val_labels[name] = wnids[c]
     devkit = root / "ILSVRC2012_devkit_t12" / "data"
     devkit.mkdir(parents=True, exist_ok=True)
