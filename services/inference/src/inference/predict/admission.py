@@ -1,7 +1,8 @@
 """Admission control: a bounded number of prediction requests per model and in all.
 
-A request is admitted (or refused) before its body is read, so an overload costs a refusal, not a
-decode. Admitted requests always run to completion; past either bound the answer is 503 with
+A request is admitted (or refused) once its body has arrived and before it is decoded: an overload
+costs a refusal, not a decode, and a client that uploads slowly holds no place while it does.
+Admitted requests always run to completion; past either bound the answer is 503 with
 ``Retry-After`` instead of every request's latency growing without limit.
 """
 

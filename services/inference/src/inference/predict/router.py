@@ -71,8 +71,8 @@ async def predict(
     """Classify one image: multipart field ``file``, or the raw image with an ``image/*`` content type."""
     settings = _settings(request)
     k = service.resolve_top_k(top_k, classes=len(model.card.classes))
+    _, image = await read_one_image(request, max_bytes=settings.max_image_bytes)
     with server.admission.slot(model.model_id):
-        _, image = await read_one_image(request, max_bytes=settings.max_image_bytes)
         return await service.predict_one(
             server=server, model=model, image=image, top_k=k, max_pixels=settings.max_image_pixels
         )
@@ -85,13 +85,13 @@ async def predict_batch(
     """Classify several images (multipart fields ``files``) in one model run; results keep upload order."""
     settings = _settings(request)
     k = service.resolve_top_k(top_k, classes=len(model.card.classes))
+    images = await read_many_images(
+        request,
+        max_bytes=settings.max_batch_bytes,
+        max_file_bytes=settings.max_image_bytes,
+        max_files=settings.max_batch_files,
+    )
     with server.admission.slot(model.model_id):
-        images = await read_many_images(
-            request,
-            max_bytes=settings.max_batch_bytes,
-            max_file_bytes=settings.max_image_bytes,
-            max_files=settings.max_batch_files,
-        )
         return await service.predict_many(
             server=server, model=model, images=images, top_k=k, max_pixels=settings.max_image_pixels
         )

@@ -2,7 +2,7 @@
 
 The path of a prediction, for any task:
 
-    async with server.admission.slot(model_id):            # or 503 + Retry-After
+    with server.admission.slot(model_id):                  # or 503 + Retry-After
         loaded = await server.load(model)                   # warm LRU of sessions
         feeds = await asyncio.to_thread(make_feeds, loaded) # the task's preprocessing, off the loop
         probabilities = await server.probabilities(loaded, feeds)  # batched with other requests
