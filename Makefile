@@ -9,8 +9,9 @@ install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	uv sync --frozen
 
+# Local mode: development secrets are accepted and each service migrates its SQLite file at start.
 up: install
-	uv run python -m common.embedded
+	TRAINYARD_ENVIRONMENT=local uv run python -m common.embedded
 
 # Debian's postgresql for the database tests; moto's S3 server comes with the dev dependencies.
 test-deps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +10,10 @@ import pytest
 from common.store import LocalStore, S3Store
 from common.testing.postgres import PostgresServer, start_postgres
 from common.testing.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
+
+# Services fail closed (production) unless told otherwise; the test harness says so explicitly, and the
+# processes the tests start inherit it. Tests of production behaviour pass environment="production".
+os.environ.setdefault("TRAINYARD_ENVIRONMENT", "test")
 
 
 @pytest.fixture(scope="session")

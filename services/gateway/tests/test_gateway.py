@@ -46,6 +46,6 @@ async def test_a_service_that_is_down_answers_503_with_a_reason(gateway, path):
     assert "unreachable" in response.json()["error"]["message"]
 
 
-async def test_readyz_reports_database_and_store(gateway):
+async def test_readyz_checks_only_the_database_the_gateway_uses(gateway):
     response = await gateway.get("/readyz")
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "store": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}

@@ -17,6 +17,7 @@ from common.errors import install_error_handlers
 from common.health import health_router
 from common.logging import RequestIdMiddleware, configure_logging
 from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
+from common.migrate import check_schema, version_table
 from common.settings import ServiceSettings
 from common.store import ObjectStore, store_from_settings
 
@@ -52,14 +53,20 @@ def create_service_app(
         app.state.settings = settings
         app.state.engine = engine or create_engine(settings.resolved_database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
-        if migrations_dir is not None and settings.migrate_on_start:
+        if migrations_dir is not None and settings.migrates_on_start:
             await asyncio.to_thread(
                 upgrade_database,
                 migrations_dir=migrations_dir,
                 url=app.state.engine.url.render_as_string(hide_password=False),
-                version_table=f"alembic_version_{settings.service_name}",
+                version_table=version_table(settings.service_name),
             )
-        app.state.store = store or await asyncio.to_thread(store_from_settings, settings)
+        elif migrations_dir is not None:
+            await check_schema(
+                engine=app.state.engine, migrations_dir=migrations_dir, service_name=settings.service_name
+            )
+        app.state.store = None
+        if settings.uses_store:
+            app.state.store = store or await asyncio.to_thread(store_from_settings, settings)
         log.info("%s ready", settings.service_name)
         try:
             if lifespan is not None:

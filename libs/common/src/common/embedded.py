@@ -2,6 +2,8 @@
 
 SQLite files and the object store live under the data directory; a second start reuses them.
 Also used by the end-to-end tests, which point it at Postgres and S3 through the environment.
+It runs in local mode (``TRAINYARD_ENVIRONMENT=local``: development secrets accepted, migrations at start)
+unless the environment names another mode; services started any other way default to production.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Stack:
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
+        env.setdefault("TRAINYARD_ENVIRONMENT", "local")
         env.setdefault("TRAINYARD_DATA_DIR", str(self.data_dir))
         for name, port in self.ports.items():
             env[f"TRAINYARD_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"

@@ -1,29 +1,47 @@
 """Settings base. Each service reads ``TRAINYARD_<SERVICE>_*`` first, then the shared ``TRAINYARD_*``.
 
-Nothing is built at import time: services call their own cached ``get_settings()``.
+Nothing is built at import time: services call their own cached ``get_settings()``, which goes through
+``load_settings`` so a refused configuration stops the process with one message naming each variable.
+
+Fail closed: the environment defaults to ``production``, where a placeholder or missing secret is refused.
+Only an explicit ``TRAINYARD_ENVIRONMENT=local`` (``make up``, the embedded launcher) or ``test`` (the test
+harness) accepts the development defaults.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 SHARED_PREFIX = "TRAINYARD_"
 LOCAL_INTERNAL_TOKEN = "local-dev-internal-token"
+DEVELOPMENT_ENVIRONMENTS = frozenset({"local", "test"})
+MIN_SECRET_LENGTH = 32
+Environment = Literal["local", "test", "production"]
+# Never echoed: not in error messages, not in public_dict().
+SECRET_FIELDS = frozenset({"internal_token", "s3_secret_key", "s3_access_key", "database_url"})
 
 
 class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "service"
+    # The gateway never touches the object store: it neither builds one nor needs its credentials.
+    uses_store: ClassVar[bool] = True
 
     model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
 
-    environment: Literal["local", "test", "production"] = "local"
+    environment: Environment = Field(
+        "production", description="local/test accept development placeholders; production fails closed"
+    )
     data_dir: Path = Path("var")
     database_url: str | None = Field(None, description="default: SQLite file under data_dir")
-    migrate_on_start: bool = True
+    migrate_on_start: bool | None = Field(
+        None,
+        description="apply migrations at start; default: yes in local/test, no in production, where the "
+        "migrations step (`python -m <service>.migrate`) runs once and the service only checks the version",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -60,9 +78,45 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:
-        if self.environment == "production" and self.internal_token == LOCAL_INTERNAL_TOKEN:
-            raise ValueError("TRAINYARD_INTERNAL_TOKEN must be set to a random secret outside local mode")
+        if self.is_development:
+            return self
+        problems = [self._explain(name) for name in self._missing_secrets()]
+        if problems:
+            raise ValueError(
+                f"TRAINYARD_ENVIRONMENT={self.environment} refuses development or missing secrets:\n  - "
+                + "\n  - ".join(problems)
+                + "\n(on a developer machine, set TRAINYARD_ENVIRONMENT=local to accept the defaults)"
+            )
         return self
+
+    def _missing_secrets(self) -> list[str]:
+        missing = []
+        token = self.internal_token
+        if not token or token == LOCAL_INTERNAL_TOKEN or len(token) < MIN_SECRET_LENGTH:
+            missing.append("internal_token")
+        if self.uses_store and self.store_backend == "s3":
+            missing += [name for name in ("s3_access_key", "s3_secret_key") if not getattr(self, name)]
+        return missing
+
+    def _explain(self, name: str) -> str:
+        variable = f"{SHARED_PREFIX}{name.upper()}"
+        if name == "internal_token":
+            what = (
+                "is the development placeholder or shorter than 32 characters; set it to one random "
+                "secret shared by all services, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        else:
+            what = "is empty but the object store is S3; set it to the bucket's credentials"
+        return f"{variable} (or {SHARED_PREFIX}{self.service_name.upper()}_{name.upper()}) {what}"
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in DEVELOPMENT_ENVIRONMENTS
+
+    @property
+    def migrates_on_start(self) -> bool:
+        return self.is_development if self.migrate_on_start is None else self.migrate_on_start
 
     @property
     def resolved_database_url(self) -> str:
@@ -75,5 +129,34 @@ class ServiceSettings(BaseSettings):
         return self.store_root or self.data_dir / "objects"
 
     def public_dict(self) -> dict[str, Any]:
-        secret = {"internal_token", "s3_secret_key", "s3_access_key"}
-        return {k: ("***" if k in secret else v) for k, v in self.model_dump(mode="json").items()}
+        return {k: ("***" if k in SECRET_FIELDS else v) for k, v in self.model_dump(mode="json").items()}
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+class SettingsRefused(SystemExit):
+    """A configuration the service must not start with: exits with status 1 and the message, no traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build a service's settings from the environment, or stop with one message naming each variable."""
+    try:
+        return cls()
+    except ValidationError as e:
+        lines = []
+        for error in e.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["loc"]:
+                field = ".".join(str(part) for part in error["loc"])
+                variable = f"{SHARED_PREFIX}{field.replace('.', '__').upper()}"
+                shown = "" if error["loc"][0] in SECRET_FIELDS else f" (got {error.get('input')!r})"
+                message = f"{variable}: {message}{shown}"
+            lines.append(message)
+        raise SettingsRefused(
+            f"trainyard {cls.service_name}: refusing to start with this configuration:\n" + "\n".join(lines)
+        ) from None

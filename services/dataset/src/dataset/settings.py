@@ -3,7 +3,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, load_settings
 from pydantic import Field
 
 from dataset.validation.limits import ValidationLimits
@@ -34,4 +34,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings)

@@ -3,12 +3,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, load_settings
 from pydantic import Field
 
 
 class Settings(ServiceSettings):
     service_name = "gateway"
+    uses_store = False
 
     auth_mode: Literal["single_user", "multi_user"] = Field(
         "single_user",
@@ -29,4 +30,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings)

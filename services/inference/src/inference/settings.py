@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, load_settings
 from pydantic import Field
 
 MIB = 1024 * 1024
@@ -57,4 +57,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings)

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, load_settings
 from pydantic import Field
 
 
@@ -23,4 +23,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings)

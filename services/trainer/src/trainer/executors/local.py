@@ -48,6 +48,7 @@ def training_env(settings: Settings) -> dict[str, str]:
             "TRAINYARD_S3_BUCKET": settings.s3_bucket,
             "TRAINYARD_S3_SECURE": str(settings.s3_secure).lower(),
             "TRAINYARD_INTERNAL_TOKEN": settings.internal_token,
+            "TRAINYARD_ENVIRONMENT": settings.environment,
             "TRAINYARD_LOG_JSON": str(settings.log_json).lower(),
         }
     )

@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from common.contracts import TrainingSpec
+from common.settings import load_settings
 from common.store import store_from_settings
 from common.training_config import parse_run_config
 from pydantic import ValidationError
@@ -51,7 +52,7 @@ def failure_message(error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     spec = parse_args(argv)
-    settings = TrainingSettings()
+    settings = load_settings(TrainingSettings)
     if settings.worker_threads:
         import torch
 
