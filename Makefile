@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: up test install test-deps lint bench clean
+.PHONY: up test install test-deps lint bench clean images
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -32,6 +32,16 @@ bench: install
 	uv run python bench/dataset_validation.py
 	uv run python bench/image_training.py
 	uv run python bench/flowers_ceiling.py
+
+# Container images (needs a Docker engine; none runs on the development machine, see README "Operating").
+IMAGE_REPO ?= trainyard
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+images:
+	for svc in gateway dataset inference; do \
+		docker build -f services/$$svc/Dockerfile -t $(IMAGE_REPO)/$$svc:$(IMAGE_TAG) . || exit 1; \
+	done
+	docker build -f services/trainer/Dockerfile --target cpu -t $(IMAGE_REPO)/trainer:$(IMAGE_TAG)-cpu .
+	docker build -f services/trainer/Dockerfile --target cuda -t $(IMAGE_REPO)/trainer:$(IMAGE_TAG)-cuda .
 
 clean:
 	rm -rf var .pytest_cache
