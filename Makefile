@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: up test install test-deps lint bench clean images
+.PHONY: up test install test-deps lint bench clean images helm-env kustomize
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -20,7 +20,24 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: install test-deps lint
+# helm-sdkpy (the Helm v4 library, no helm binary) needs Python >= 3.12: its own venv, from PyPI.
+HELM_VENV := .venv-helm
+helm-env: $(HELM_VENV)/.installed
+$(HELM_VENV)/.installed: helm/requirements-render.txt
+	@py=""; for c in $$(uv python find '>=3.12' 2>/dev/null) \
+		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null) \
+		$$(command -v python3.14 python3.13 python3.12 2>/dev/null); do \
+		if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "helm-sdkpy needs Python >= 3.12 and none was found" >&2; exit 1; fi; \
+	uv venv -q --allow-existing --python "$$py" $(HELM_VENV) && \
+	uv pip install -q --python $(HELM_VENV)/bin/python -r helm/requirements-render.txt && touch $@
+
+# Regenerate k8s/base from the chart (tests fail while the two differ).
+kustomize: helm-env
+	$(HELM_VENV)/bin/python helm/render.py kustomize
+
+test: install test-deps helm-env lint
 	uv run pytest $(PYTEST_ARGS)
 
 lint: install
@@ -44,4 +61,4 @@ images:
 	docker build -f services/trainer/Dockerfile --target cuda -t $(IMAGE_REPO)/trainer:$(IMAGE_TAG)-cuda .
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache $(HELM_VENV)

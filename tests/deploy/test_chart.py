@@ -1,0 +1,135 @@
+"""helm/trainyard: linted and rendered by the real Helm v4 library; every object valid for Kubernetes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy.manifests import (
+    HELM_PYTHON,
+    ROOT,
+    VALUES,
+    all_renders,
+    chart,
+    helm,
+    named,
+    of_kind,
+    value_args,
+)
+
+KUBERNETES_VERSION = "1.33.0"
+SERVICES = ("gateway", "dataset", "trainer", "inference")
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_the_chart_lints_clean(values):
+    done = helm("lint", *value_args(VALUES[values]))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["helm_sdkpy"]["TotalChartsLinted"] == 1
+    assert report["helm_python_strict"]["errors"] == []
+
+
+def test_lint_finds_a_broken_template(tmp_path):
+    broken = tmp_path / "trainyard"
+    shutil.copytree(ROOT / "helm" / "trainyard", broken)
+    (broken / "templates" / "broken.yaml").write_text(
+        "kind: ConfigMap\nmetadata:\n  name: {{ .Values.nope.deeper }}\n"
+    )
+    done = helm("lint", "--chart", str(broken))
+    assert done.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param({"trainer": {"executor": "slurm"}}, "/trainer/executor", id="unknown-executor"),
+        pytest.param({"gatway": {}}, "gatway", id="misspelt-key"),
+    ],
+)
+def test_the_values_schema_refuses_bad_values(tmp_path, values, message):
+    file = tmp_path / "values.yaml"
+    file.write_text(yaml.safe_dump(values))
+    done = helm("template", "--values", str(file))
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_external_stores_need_an_operator_made_secret(tmp_path):
+    file = tmp_path / "values.yaml"
+    file.write_text(yaml.safe_dump({"postgresql": {"bundled": False, "external": {"cidrs": ["10.0.0.0/8"]}}}))
+    done = helm("template", "--values", str(file))
+    assert done.returncode != 0
+    assert "secrets.existingSecret is required" in done.stderr
+
+
+def rendered_objects():
+    for render, objects in all_renders().items():
+        for obj in objects:
+            yield pytest.param(obj, id=f"{render}:{obj['kind']}/{obj['metadata']['name']}")
+
+
+@pytest.mark.skipif(
+    not HELM_PYTHON.exists(), reason="collected before `make helm-env`; test_the_chart_lints_clean fails"
+)
+@pytest.mark.parametrize("obj", list(rendered_objects()) if HELM_PYTHON.exists() else [])
+def test_every_rendered_object_passes_kubernetes_validate_strict(obj):
+    kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_kubernetes_validate_strict_refuses_an_unknown_field():
+    deployment = json.loads(json.dumps(named(chart("default"), "Deployment", "trainyard-gateway")))
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError, match="securityContxt"):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_the_chart_runs_four_services_behind_one_ingress(values):
+    objects = chart(values)
+    for service in SERVICES:
+        deployment = named(objects, "Deployment", f"trainyard-{service}")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        assert named(objects, "Service", f"trainyard-{service}")["spec"]["type"] == "ClusterIP"
+    (ingress,) = of_kind(objects, "Ingress")
+    backends = {
+        path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert backends == {"trainyard-gateway"}
+    assert named(objects, "PodDisruptionBudget", "trainyard-inference")
+    hpa = named(objects, "HorizontalPodAutoscaler", "trainyard-inference")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "trainyard-inference"
+    assert "replicas" not in named(objects, "Deployment", "trainyard-inference")["spec"]  # the HPA owns it
+
+
+@pytest.mark.parametrize(
+    ("values", "hook"),
+    [("production", "pre-install,pre-upgrade"), ("default", "post-install,pre-upgrade")],  # bundled Postgres
+)
+def test_migrations_run_once_per_release_as_a_hook_job_per_service(values, hook):
+    jobs = [job for job in of_kind(chart(values), "Job") if "migrate" in job["metadata"]["name"]]
+    assert sorted(job["spec"]["template"]["spec"]["containers"][0]["args"][-1] for job in jobs) == sorted(
+        f"{service}.migrate" for service in SERVICES
+    )
+    for job in jobs:
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == hook
+
+
+def test_production_training_jobs_get_the_gpu_pool_settings():
+    config = named(chart("production"), "ConfigMap", "trainyard-config")["data"]
+    assert config["TRAINYARD_TRAINER_EXECUTOR"] == "kubernetes"
+    assert config["TRAINYARD_TRAINER_K8S_NAMESPACE"] == "trainyard-runs"
+    assert json.loads(config["TRAINYARD_TRAINER_K8S_NODE_SELECTOR"]) == {"trainyard.dev/pool": "gpu"}
+    assert json.loads(config["TRAINYARD_TRAINER_K8S_TOLERATIONS"])[0]["key"] == "nvidia.com/gpu"
+    assert config["TRAINYARD_TRAINER_K8S_GPUS"] == "1"
+    assert config["TRAINYARD_TRAINER_K8S_IMAGE"].endswith("/trainyard/trainer:0.1.0-cuda")
+    assert config["TRAINYARD_ENVIRONMENT"] == "production"

@@ -1,0 +1,161 @@
+"""Security properties of every rendered object (chart with each values file, both kustomize overlays)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.deploy.manifests import HELM_PYTHON, all_renders, containers, named, of_kind, pod_templates
+
+RENDERS = list(all_renders()) if HELM_PYTHON.exists() else []
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|DATABASE_URL|ROOT_USER|CREDENTIAL", re.I)
+PLACEHOLDERS = ("local-dev-internal-token", "test-internal-token", "changeme", "change-me", "minioadmin")
+
+
+@pytest.fixture(params=RENDERS)
+def objects(request):
+    return all_renders()[request.param]
+
+
+def test_every_pod_runs_restricted(objects):
+    pods = list(pod_templates(objects))
+    assert pods
+    for obj, template in pods:
+        spec = template["spec"]
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"]["runAsUser"] > 0, where
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC"), where
+        for container in containers(spec):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["capabilities"]["drop"] == ["ALL"], where
+            assert not context.get("capabilities", {}).get("add"), where
+            assert not context.get("privileged"), where
+            assert container["resources"]["limits"]["memory"], where
+            assert any(mount["mountPath"] == "/tmp" for mount in container["volumeMounts"]), where
+        tmp = [volume for volume in spec["volumes"] if volume["name"] == "tmp"]
+        assert tmp and "emptyDir" in tmp[0], where
+
+
+def test_only_the_trainer_talks_to_the_kubernetes_api(objects):
+    config = next(obj for obj in objects if obj["kind"] == "ConfigMap")["data"]
+    uses_jobs = config["TRAINYARD_TRAINER_EXECUTOR"] == "kubernetes"
+    for obj, template in pod_templates(objects):
+        expected = uses_jobs and obj["metadata"]["name"].endswith("-trainer") and obj["kind"] == "Deployment"
+        assert template["spec"]["automountServiceAccountToken"] is expected, obj["metadata"]["name"]
+
+
+def selects(policy: dict, labels: dict) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
+def test_every_pod_is_covered_by_network_policies(objects):
+    policies = of_kind(objects, "NetworkPolicy")
+    for obj, template in pod_templates(objects):
+        namespace = obj["metadata"]["namespace"]
+        labels = template["metadata"]["labels"]
+        here = [policy for policy in policies if policy["metadata"]["namespace"] == namespace]
+        deny = [
+            p
+            for p in here
+            if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"] and "egress" not in p["spec"]
+        ]
+        assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}, namespace
+        own = [p for p in here if p["spec"]["podSelector"] and selects(p, labels)]
+        assert own, f"no NetworkPolicy selects {obj['kind']}/{obj['metadata']['name']}"
+
+
+def test_only_the_gateway_is_reachable_from_outside(objects):
+    for policy in of_kind(objects, "NetworkPolicy"):
+        for rule in policy["spec"].get("ingress", []):
+            if not rule.get("from"):  # any source
+                component = policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                assert component == "gateway", policy["metadata"]["name"]
+            for peer in rule.get("from", []):
+                assert "ipBlock" not in peer, policy["metadata"]["name"]
+
+
+def test_training_pods_reach_only_the_trainer_and_the_object_store(objects):
+    policies = [p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"].endswith("-training")]
+    config = next(obj for obj in objects if obj["kind"] == "ConfigMap")["data"]
+    if config["TRAINYARD_TRAINER_EXECUTOR"] != "kubernetes":
+        assert policies == []
+        return
+    (policy,) = policies
+    assert policy["spec"]["ingress"] == []
+    peers = [peer for rule in policy["spec"]["egress"] for peer in rule["to"]]
+    components = {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for peer in peers
+        if "podSelector" in peer
+    }
+    blocks = [peer["ipBlock"]["cidr"] for peer in peers if "ipBlock" in peer]
+    assert components <= {"trainer", "minio"} and "trainer" in components
+    assert ("minio" in components) != bool(blocks)  # bundled MinIO, or the external store's CIDRs
+
+
+def test_secrets_reach_containers_only_through_secret_key_refs(objects):
+    for obj, template in pod_templates(objects):
+        for container in containers(template["spec"]):
+            for env in container.get("env", []):
+                if SECRET_NAME.search(env["name"]):
+                    assert "value" not in env, f"{obj['metadata']['name']}: literal {env['name']}"
+                    assert "secretKeyRef" in env["valueFrom"], env["name"]
+            for source in container.get("envFrom", []):
+                assert "configMapRef" in source
+    for config in of_kind(objects, "ConfigMap"):
+        # A Secret's *name* (…_SECRET_NAME) is a reference, not a value.
+        leaked = [key for key in config["data"] if SECRET_NAME.search(key) and not key.endswith("_NAME")]
+        assert not leaked, config["metadata"]["name"]
+
+
+def string_leaves(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from string_leaves(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            yield from string_leaves(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def test_no_literal_secret_values_anywhere(objects):
+    values = [value.lower() for value in string_leaves(objects)]
+    assert not [value for value in values if any(p in value for p in PLACEHOLDERS)]
+    for secret in of_kind(objects, "Secret"):
+        # Only the chart's generated Secret, with random values (bundled stores, no existingSecret).
+        assert secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+        assert all(len(value) >= 24 for value in secret["data"].values())
+
+
+def test_rbac_allows_jobs_pods_and_logs_in_the_run_namespace_only(objects):
+    assert of_kind(objects, "ClusterRole") == [] and of_kind(objects, "ClusterRoleBinding") == []
+    config = next(obj for obj in objects if obj["kind"] == "ConfigMap")["data"]
+    roles = of_kind(objects, "Role")
+    if config["TRAINYARD_TRAINER_EXECUTOR"] != "kubernetes":
+        assert roles == []
+        return
+    (role,) = roles
+    assert role["metadata"]["namespace"] == config["TRAINYARD_TRAINER_K8S_NAMESPACE"]
+    granted = {
+        (group, resource): set(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert set(granted) == {("batch", "jobs"), ("", "pods"), ("", "pods/log")}
+    assert granted[("", "pods")] <= {"get", "list", "watch"}
+    assert granted[("", "pods/log")] == {"get"}
+    assert "*" not in set().union(*granted.values())
+    (binding,) = of_kind(objects, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    (subject,) = binding["subjects"]
+    trainer = named(objects, "Deployment", subject["name"])
+    assert subject["namespace"] == trainer["metadata"]["namespace"]
+    assert trainer["spec"]["template"]["spec"]["serviceAccountName"] == subject["name"]
