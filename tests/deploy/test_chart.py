@@ -133,3 +133,4 @@ def test_production_training_jobs_get_the_gpu_pool_settings():
     assert config["TRAINYARD_TRAINER_K8S_GPUS"] == "1"
     assert config["TRAINYARD_TRAINER_K8S_IMAGE"].endswith("/trainyard/trainer:0.1.0-cuda")
     assert config["TRAINYARD_ENVIRONMENT"] == "production"
+    assert config["TRAINYARD_GATEWAY_AUTH_MODE"] == "multi_user"  # accounts, not the single local user

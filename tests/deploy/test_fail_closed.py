@@ -97,9 +97,19 @@ def test_production_starts_with_real_secrets(monkeypatch):
     assert settings.migrates_on_start is False  # production: the migrations step runs once, not each replica
 
 
+def test_the_gateway_in_production_refuses_single_user_mode(monkeypatch):
+    monkeypatch.setenv("TRAINYARD_ENVIRONMENT", "production")
+    monkeypatch.setenv("TRAINYARD_INTERNAL_TOKEN", STRONG)
+    with pytest.raises(SettingsRefused, match="TRAINYARD_GATEWAY_AUTH_MODE is single_user"):
+        load_settings(GatewaySettings)
+    monkeypatch.setenv("TRAINYARD_GATEWAY_AUTH_MODE", "multi_user")
+    assert load_settings(GatewaySettings).auth_mode == "multi_user"
+
+
 def test_the_gateway_needs_no_store_credentials_in_production(monkeypatch):
     monkeypatch.setenv("TRAINYARD_ENVIRONMENT", "production")
     monkeypatch.setenv("TRAINYARD_INTERNAL_TOKEN", STRONG)
+    monkeypatch.setenv("TRAINYARD_GATEWAY_AUTH_MODE", "multi_user")
     monkeypatch.setenv("TRAINYARD_STORE_BACKEND", "s3")
     assert load_settings(GatewaySettings).store_backend == "s3"
     with pytest.raises(SettingsRefused, match="TRAINYARD_S3_SECRET_KEY"):

@@ -28,6 +28,7 @@ def production(database_url: str, tmp_path: Path) -> dict[str, str]:
     return {
         "TRAINYARD_ENVIRONMENT": "production",
         "TRAINYARD_INTERNAL_TOKEN": STRONG,
+        "TRAINYARD_GATEWAY_AUTH_MODE": "multi_user",
         "TRAINYARD_DATABASE_URL": database_url,
         "TRAINYARD_DATA_DIR": str(tmp_path),
     }

@@ -80,14 +80,18 @@ class ServiceSettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> ServiceSettings:
         if self.is_development:
             return self
-        problems = [self._explain(name) for name in self._missing_secrets()]
+        problems = [self._explain(name) for name in self._missing_secrets()] + self.production_problems()
         if problems:
             raise ValueError(
-                f"TRAINYARD_ENVIRONMENT={self.environment} refuses development or missing secrets:\n  - "
+                f"TRAINYARD_ENVIRONMENT={self.environment} refuses development settings or secrets:\n  - "
                 + "\n  - ".join(problems)
                 + "\n(on a developer machine, set TRAINYARD_ENVIRONMENT=local to accept the defaults)"
             )
         return self
+
+    def production_problems(self) -> list[str]:
+        """A service's own fail-open settings, refused outside local/test mode (override to add some)."""
+        return []
 
     def _missing_secrets(self) -> list[str]:
         missing = []

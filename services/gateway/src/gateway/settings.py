@@ -23,6 +23,14 @@ class Settings(ServiceSettings):
     ip_rate_limit_per_minute: int = Field(1200, ge=0, description="per client address; 0 turns it off")
     login_attempts_per_minute: int = Field(10, ge=0, description="log-in and sign-up tries per address")
 
+    def production_problems(self) -> list[str]:
+        if self.auth_mode == "single_user":
+            return [
+                "TRAINYARD_GATEWAY_AUTH_MODE is single_user, where a request without credentials acts as "
+                "the local user; set it to multi_user"
+            ]
+        return []
+
     @property
     def secure_cookies(self) -> bool:
         return self.environment == "production" if self.cookie_secure is None else self.cookie_secure
