@@ -49,9 +49,25 @@ def test_only_the_trainer_talks_to_the_kubernetes_api(objects):
         assert template["spec"]["automountServiceAccountToken"] is expected, obj["metadata"]["name"]
 
 
+def matches(selector: dict, labels: dict) -> bool:
+    """A Kubernetes label selector (matchLabels and In/NotIn/Exists expressions) against pod labels."""
+    if not all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        ok = {
+            "In": labels.get(key) in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not ok:
+            return False
+    return True
+
+
 def selects(policy: dict, labels: dict) -> bool:
-    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
-    return all(labels.get(key) == value for key, value in wanted.items())
+    return matches(policy["spec"]["podSelector"], labels)
 
 
 def test_every_pod_is_covered_by_network_policies(objects):
@@ -80,23 +96,59 @@ def test_only_the_gateway_is_reachable_from_outside(objects):
                 assert "ipBlock" not in peer, policy["metadata"]["name"]
 
 
-def test_training_pods_reach_only_the_trainer_and_the_object_store(objects):
+TRAINING_LABELS = {"app.kubernetes.io/name": "trainyard", "app.kubernetes.io/component": "training"}
+
+
+def test_training_pods_reach_only_each_other_the_trainer_and_the_object_store(objects):
     policies = [p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"].endswith("-training")]
     config = next(obj for obj in objects if obj["kind"] == "ConfigMap")["data"]
     if config["TRAINYARD_TRAINER_EXECUTOR"] != "kubernetes":
         assert policies == []
         return
     (policy,) = policies
-    assert policy["spec"]["ingress"] == []
+    assert selects(policy, TRAINING_LABELS)
+    for rule in policy["spec"]["ingress"]:  # only the other pods of a distributed run
+        assert all(matches(peer["podSelector"], TRAINING_LABELS) for peer in rule["from"])
     peers = [peer for rule in policy["spec"]["egress"] for peer in rule["to"]]
-    components = {
-        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        for peer in peers
-        if "podSelector" in peer
-    }
-    blocks = [peer["ipBlock"]["cidr"] for peer in peers if "ipBlock" in peer]
-    assert components <= {"trainer", "minio"} and "trainer" in components
-    assert ("minio" in components) != bool(blocks)  # bundled MinIO, or the external store's CIDRs
+    reached = set()
+    for peer in peers:
+        if "ipBlock" in peer:
+            reached.add("external-store")
+        elif matches(peer["podSelector"], TRAINING_LABELS):
+            reached.add("training")
+        else:
+            reached.add(peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"])
+    assert "trainer" in reached and reached <= {"trainer", "training", "minio", "external-store"}
+    assert ("minio" in reached) != ("external-store" in reached)
+
+
+def test_the_imagenet_jobs_the_trainer_builds_are_training_pods_to_the_chart():
+    from trainer.imagenet.config import ImageNetTrainConfig
+    from trainer.imagenet.manifests import (
+        PrepareJobSpec,
+        TrainingJobSpec,
+        prepare_manifests,
+        training_manifests,
+    )
+    from trainer.imagenet.prepare import PrepareConfig
+
+    from tests.deploy.manifests import chart
+
+    common = {"name": "imagenet-r1", "image": "trainer:1", "data_pvc": "prepared"}
+    recipe = ImageNetTrainConfig(data_dir="/d", schedule="fast", output_prefix="runs/r1/")
+    prepare = PrepareConfig.model_validate(
+        {"train_tar": {"path": "/raw/t.tar"}, "val_tar": {"path": "/raw/v.tar"},
+         "devkit": {"loc_val_solution": {"path": "/raw/s.csv"}}, "output_dir": "/o"}
+    )  # fmt: skip
+    jobs = training_manifests(TrainingJobSpec(**common, nodes=2, config=recipe))
+    jobs += prepare_manifests(PrepareJobSpec(**common, config=prepare))
+    (policy,) = [
+        p
+        for p in of_kind(chart("production"), "NetworkPolicy")
+        if p["metadata"]["name"].endswith("-training")
+    ]
+    for job in of_kind(jobs, "Job"):
+        assert selects(policy, job["spec"]["template"]["metadata"]["labels"]), job["metadata"]["name"]
 
 
 def test_secrets_reach_containers_only_through_secret_key_refs(objects):

@@ -154,3 +154,13 @@ readinessProbe:
     - {protocol: TCP, port: {{ .Values.objectStore.external.port }}}
 {{- end -}}
 {{- end -}}
+
+{{/* Training pods, whichever executor built them (run Jobs, ImageNet train and prepare Jobs). */}}
+{{- define "trainyard.trainingSelector" -}}
+matchLabels:
+  app.kubernetes.io/name: {{ .Chart.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/component
+    operator: In
+    values: ["training", "imagenet-train", "imagenet-prepare"]
+{{- end -}}
