@@ -15,8 +15,10 @@ from trainer.imagenet.manifests import (
     PrepareJobSpec,
     TrainingJobSpec,
     prepare_manifests,
+    throughput_manifests,
     training_manifests,
 )
+from trainer.imagenet.manifests import main as manifests_main
 from trainer.imagenet.prepare import PrepareConfig
 
 K8S_VERSION = "1.33.0"
@@ -45,6 +47,7 @@ CASES = {
     "1 GPU": (lambda: training_manifests(training(1, 1)), ["Job"]),
     "8 GPUs": (lambda: training_manifests(training(1, 8)), ["Job"]),
     "4 nodes x 8 GPUs": (lambda: training_manifests(training(4, 8)), ["Service", "Job"]),
+    "throughput, 8 GPUs": (lambda: throughput_manifests(training(1, 8)), ["Job"]),
     "prepare": (
         lambda: prepare_manifests(PrepareJobSpec(**COMMON, raw_pvc="ilsvrc-raw", config=PREPARE)),
         ["Job"],
@@ -98,3 +101,13 @@ def test_the_validator_catches_a_broken_manifest():
 def test_names_that_are_not_dns_labels_are_refused(name):
     with pytest.raises(ValidationError, match="DNS label"):
         TrainingJobSpec(**{**COMMON, "name": name}, config=RECIPE)
+
+
+def test_the_cli_prints_a_list_that_kubectl_apply_takes(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(training(2, 8).model_dump_json())
+    assert manifests_main(["train", "--spec", str(spec)]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["kind"] == "List" and [i["kind"] for i in listing["items"]] == ["Service", "Job"]
+    for item in listing["items"]:
+        kubernetes_validate.validate(item, K8S_VERSION, strict=True)

@@ -154,6 +154,20 @@ def training_manifests(spec: TrainingJobSpec) -> list[dict[str, Any]]:
     return [headless, job]
 
 
+def throughput_manifests(spec: TrainingJobSpec) -> list[dict[str, Any]]:
+    """One pod of the training shape running the synthetic-data throughput mode over the prepared data."""
+    (job,) = training_manifests(spec.model_copy(update={"nodes": 1}))
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    workers = max(1, spec.resources.cpus // max(spec.resources.gpus, 1) - 1)
+    container["args"] = [
+        "torchrun", "--standalone", f"--nproc-per-node={max(spec.resources.gpus, 1)}",
+        "-m", "trainer.imagenet.throughput", f"--data-dir={DATA_MOUNT}", f"--workers={workers}",
+        f"--batch-size={spec.config.batch_size}",
+    ]  # fmt: skip
+    job["metadata"]["name"] = f"{spec.name}-throughput"
+    return [job]
+
+
 def prepare_manifests(spec: PrepareJobSpec) -> list[dict[str, Any]]:
     """One Job: the prepared folders go to the data PVC; the tars come from ``raw_pvc`` or the store."""
     config = spec.config.model_copy(update={"output_dir": DATA_MOUNT})
@@ -167,3 +181,29 @@ def prepare_manifests(spec: PrepareJobSpec) -> list[dict[str, Any]]:
     args = ["python", "-m", "trainer.imagenet.prepare", "--config-json", config.model_dump_json()]
     container = _container(spec, spec.resources, args, mounts)
     return [_job(spec, "imagenet-prepare", _pod_spec(spec.resources, container, volumes))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trainer.imagenet.manifests {train,throughput,prepare} --spec FILE | kubectl apply -f -``"""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m trainer.imagenet.manifests", description=main.__doc__)
+    parser.add_argument("kind", choices=["train", "throughput", "prepare"])
+    parser.add_argument("--spec", type=Path, required=True, help="TrainingJobSpec / PrepareJobSpec JSON")
+    args = parser.parse_args(argv)
+    raw = args.spec.read_text()
+    if args.kind in ("train", "throughput"):
+        build = training_manifests if args.kind == "train" else throughput_manifests
+        items = build(TrainingJobSpec.model_validate_json(raw))
+    else:
+        items = prepare_manifests(PrepareJobSpec.model_validate_json(raw))
+    json.dump({"apiVersion": "v1", "kind": "List", "items": items}, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
