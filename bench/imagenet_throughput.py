@@ -2,8 +2,8 @@
 
 1. Data preparation: a miniature ILSVRC2012 layout with ImageNet-sized JPEGs (375 px high, ~500 wide)
    is unpacked (images/s) and written as pre-resized shards (shorter side 256; images/s).
-2. Decoding for training, one process: RandomResizedCrop(176) + flip from the original JPEGs (the
-   baseline) vs from the pre-resized shard JPEGs: the gain of pre-resizing.
+2. The recipe's training loader (decode, RandomResizedCrop(176), flip in 2 workers) over the original
+   JPEGs (the baseline) vs over the pre-resized shards: the gain of pre-resizing.
 3. The synthetic-data throughput mode (``trainer.imagenet.throughput``): model images/s per device on
    random batches, and the training loader's images/s with 2 workers, and which one bounds training.
 
@@ -13,34 +13,21 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import platform
-import tarfile
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from PIL import Image
 from trainer.imagenet.config import ImageNetTrainConfig
-from trainer.imagenet.data import train_transform
 from trainer.imagenet.distributed import Distributed
 from trainer.imagenet.miniature import write_miniature
 from trainer.imagenet.prepare import PrepareConfig, prepare
-from trainer.imagenet.throughput import measure
+from trainer.imagenet.throughput import loader_throughput, measure
 
 CLASSES, TRAIN_PER_CLASS, VAL_PER_CLASS = 8, 40, 5
-
-
-def decode_rate(blobs: list[bytes], res: int) -> float:
-    transform = train_transform(res)
-    started = time.perf_counter()
-    for blob in blobs:
-        with Image.open(io.BytesIO(blob)) as image:
-            transform(image.convert("RGB"))
-    return len(blobs) / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -87,22 +74,22 @@ def main() -> None:
         print(f"prepare: unpack + sort {unpack:.0f} img/s; resize to 256 + shard {shard_rate:.0f} img/s "
               f"({args.workers} processes), {total} images")  # fmt: skip
 
-        originals = [p.read_bytes() for p in sorted((root / "out" / "train").rglob("*.JPEG"))]
-        resized = []
-        for shard in sharded["shards"]["splits"]["train"]["shards"]:
-            with tarfile.open(root / "out" / "shards" / shard) as archive:
-                resized += [
-                    archive.extractfile(m).read() for m in archive.getmembers() if m.name.endswith(".jpg")
-                ]
-        base, fast = decode_rate(originals, 176), decode_rate(resized, 176)
-        print(f"decode + crop 176, 1 process: originals {base:.0f} img/s (baseline), "
-              f"pre-resized shards {fast:.0f} img/s ({fast / base:.2f}x)")  # fmt: skip
+        dist = Distributed(rank=0, world_size=1, local_rank=0, device=device)
+        rates = {}
+        for data_format in ("folders", "shards"):
+            recipe = ImageNetTrainConfig(
+                data_dir=root / "out", data_format=data_format, batch_size=args.batch_size,
+                workers=args.workers, schedule="fast",
+            )  # fmt: skip
+            rates[data_format] = loader_throughput(recipe, dist, res=176, batches=12)
+        print(f"training loader, crop 176, {args.workers} workers: originals {rates['folders']:.0f} img/s "
+              f"(baseline), pre-resized shards {rates['shards']:.0f} img/s "
+              f"({rates['shards'] / rates['folders']:.2f}x)")  # fmt: skip
 
         recipe = ImageNetTrainConfig(
             data_dir=root / "out", arch=args.arch, batch_size=args.batch_size, workers=args.workers,
             schedule="fast",
         )  # fmt: skip
-        dist = Distributed(rank=0, world_size=1, local_rank=0, device=device)
         result = measure(recipe, dist, res=args.res, steps=args.steps, warmup=1, batches=8)
         print(json.dumps({
             "arch": args.arch, "res": args.res, "batch_size": args.batch_size, "device": result.device,

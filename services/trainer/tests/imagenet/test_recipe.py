@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from trainer.imagenet import train as train_module
 from trainer.imagenet.checkpoint import CheckpointMismatch, load_checkpoint, save_checkpoint
 from trainer.imagenet.config import ImageNetTrainConfig, lr_factor, peak_lr, train_res
+from trainer.imagenet.data import eval_transform, image_folder
 from trainer.imagenet.distributed import Distributed
 from trainer.imagenet.engine import build_model, param_groups
 from trainer.imagenet.miniature import write_miniature
@@ -137,3 +138,30 @@ def test_training_stops_once_the_target_top1_is_reached(tmp_path, monkeypatch):
     # started again (a retried Job), a run that reached its target trains no further
     again = train(recipe, store=store, report=events.append, dist=CPU)
     assert again["epochs_run"] == 3 and again["target_reached"]
+
+
+def test_training_reads_the_pre_resized_shards_like_the_folders(tmp_path):
+    mini = write_miniature(tmp_path / "raw", classes=3, train_per_class=4, val_per_class=2)
+    prepare(
+        PrepareConfig.model_validate(
+            {
+                "train_tar": {"path": mini.train_tar},
+                "val_tar": {"path": mini.val_tar},
+                "devkit": {"loc_val_solution": {"path": mini.loc_val_solution}},
+                "output_dir": tmp_path / "data",
+                "expected": {"classes": 3, "train": 12, "val": 6},
+                "shards": {"shorter_side": 40, "images_per_shard": 5, "workers": 1},
+            }
+        )
+    )
+    folders = image_folder(tmp_path / "data", "val", eval_transform(32))
+    shards = image_folder(tmp_path / "data", "val", eval_transform(32), shards=True)
+    assert sorted(shards.targets) == sorted(folders.targets) and len(shards.classes) == 3
+    image, label = shards[0]
+    assert image.shape == (3, 32, 32) and image.dtype == torch.uint8 and 0 <= label < 3
+    recipe = ImageNetTrainConfig(
+        data_dir=tmp_path / "data", data_format="shards", arch="resnet_tiny", epochs=1, batch_size=4,
+        min_res=32, max_res=32, eval_res=32, workers=1, target_top1=None,
+    )  # fmt: skip
+    result = train(recipe, store=LocalStore(tmp_path / "store"), report=lambda e: None, dist=CPU)
+    assert result["history"][0]["val_images"] == 6

@@ -18,7 +18,7 @@ from trainer.imagenet.config import ImageNetTrainConfig
 CHECKPOINT_NAME = "checkpoint.pt"
 # What may differ between the run that wrote a checkpoint and the one resuming it: how it is executed,
 # not what is trained.
-OPERATIONAL_FIELDS = {"data_dir", "workers", "compile", "output_prefix"}
+OPERATIONAL_FIELDS = {"data_dir", "data_format", "workers", "compile", "output_prefix"}
 
 
 class CheckpointMismatch(ValueError):

@@ -24,6 +24,9 @@ class ImageNetTrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path = Field(description="a prepared directory: train/<wnid>/, val/<wnid>/ (prepare.py)")
+    data_format: Literal["folders", "shards"] = Field(
+        "folders", description="shards: the pre-resized shards prepare.py wrote (fewer pixels to decode)"
+    )
     output_prefix: str = Field("imagenet/run/", description="object-store prefix of the checkpoint")
     arch: Arch = Field("resnet50", description="resnet_tiny: one BasicBlock per stage, for tests")
     schedule: Literal["seed", "fast"] = "seed"

@@ -46,13 +46,20 @@ def eval_transform(res: int) -> transforms.Compose:
     )
 
 
-def set_train_res(dataset: datasets.ImageFolder, res: int) -> None:
+def set_train_res(dataset: Dataset, res: int) -> None:
     """Change the random crop's size for the next epoch's (freshly forked) workers."""
     crop = dataset.transform.transforms[0]
     crop.size = (res, res)
 
 
-def image_folder(root: Path, split: str, transform) -> datasets.ImageFolder:
+def image_folder(root: Path, split: str, transform, *, shards: bool = False) -> Dataset:
+    """The prepared folders of a split, or (``shards``) its pre-resized shards."""
+    if shards:
+        from trainer.imagenet.shards import INDEX, ShardSet
+
+        if not (root / "shards" / INDEX).is_file():
+            raise DataMissing(f"{root}/shards has no {INDEX}: prepare with 'shards' set, or use folders")
+        return ShardSet(root, split, transform)
     path = root / split
     if not path.is_dir():
         raise DataMissing(f"{path} is missing: run the data-preparation Job (trainer.imagenet.prepare) first")

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from PIL import Image
+from torch.utils.data import Dataset
 
 from trainer.imagenet.prepare import ShardOptions, count_images
 
@@ -97,3 +98,39 @@ def write_shards(root: Path, *, classes: list[str], options: ShardOptions) -> di
     index["images_per_s"] = round(written / elapsed, 1) if written else None
     (out / INDEX).write_text(json.dumps(index, indent=1))
     return index
+
+
+class ShardSet(Dataset):
+    """Random access into the shards of one split: the tar headers are read once for each sample's
+    offset and size, then ``__getitem__`` reads the JPEG bytes with one ``pread``. Map-style, so the
+    recipe's ``DistributedSampler`` and evaluation sharding apply unchanged."""
+
+    def __init__(self, root: Path, split: str, transform) -> None:
+        index = json.loads((root / "shards" / INDEX).read_text())
+        self.paths = [str(root / "shards" / name) for name in index["splits"][split]["shards"]]
+        self.samples: list[tuple[int, int, int, int]] = []  # shard, offset, size, label
+        for shard, path in enumerate(self.paths):
+            with tarfile.open(path) as archive:
+                members = {m.name: m for m in archive.getmembers()}
+                for name, member in members.items():
+                    if name.endswith(".jpg"):
+                        label = int(archive.extractfile(members[name[:-4] + ".cls"]).read())
+                        self.samples.append((shard, member.offset_data, member.size, label))
+        self.classes = list(range(index["classes"]))
+        self.targets = [label for *_, label in self.samples]
+        self.transform = transform
+        self._files: dict[int, int] = {}  # per worker process: shard -> open fd
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        shard, offset, size, label = self.samples[i]
+        fd = self._files.get(shard)
+        if fd is None:
+            fd = self._files[shard] = os.open(self.paths[shard], os.O_RDONLY)
+        with Image.open(io.BytesIO(os.pread(fd, size, offset))) as image:
+            return self.transform(image.convert("RGB")), label
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_files": {}}  # descriptors do not cross into worker processes

@@ -100,7 +100,9 @@ def model_throughput(
 
 def loader_throughput(config: ImageNetTrainConfig, dist: Distributed, *, res: int, batches: int) -> float:
     if config.data_dir.is_dir():
-        dataset = image_folder(config.data_dir, "train", train_transform(res))
+        dataset = image_folder(
+            config.data_dir, "train", train_transform(res), shards=config.data_format == "shards"
+        )
     else:
         dataset = SyntheticJpegs(length=config.batch_size * (batches + 2) * dist.world_size)
         dataset.transform = train_transform(res)
@@ -135,11 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=50, help="loader batches to time")
     parser.add_argument("--workers", type=int, default=8, help="loader processes per GPU")
     parser.add_argument("--data-dir", default="/nonexistent", help="a prepared directory; default: synthetic")
+    parser.add_argument("--data-format", choices=["folders", "shards"], default="folders")
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args(argv)
     config = ImageNetTrainConfig(
         data_dir=args.data_dir, arch=args.arch, batch_size=args.batch_size, workers=args.workers,
-        compile=args.compile, schedule="fast",
+        compile=args.compile, schedule="fast", data_format=args.data_format,
     )  # fmt: skip
     dist = init_distributed()
     try:

@@ -55,8 +55,9 @@ def _prepare_model(config: ImageNetTrainConfig, num_classes: int, dist: Distribu
 def train(config: ImageNetTrainConfig, *, store: ObjectStore, report: Report, dist: Distributed) -> dict:
     """Train (or resume) to ``epochs`` or ``target_top1``; returns the final metrics and history."""
     torch.manual_seed(config.seed)
-    train_set = image_folder(config.data_dir, "train", train_transform(config.min_res))
-    val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res))
+    shards = config.data_format == "shards"
+    train_set = image_folder(config.data_dir, "train", train_transform(config.min_res), shards=shards)
+    val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res), shards=shards)
     classes = len(train_set.classes)
     loader, sampler = train_loader(train_set, config, dist)
     val_loader = eval_loader(val_set, config, dist)
@@ -121,7 +122,8 @@ def evaluate_only(config: ImageNetTrainConfig, *, store: ObjectStore, dist: Dist
     checkpoint = load_checkpoint(store, config)
     if checkpoint is None:
         raise FileNotFoundError(f"no checkpoint under {config.output_prefix!r} to evaluate")
-    val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res))
+    shards = config.data_format == "shards"
+    val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res), shards=shards)
     _, model_without_ddp = _prepare_model(config, len(val_set.classes), dist)
     model_without_ddp.load_state_dict(checkpoint["model"])
     return {
