@@ -127,10 +127,10 @@ def test_migrations_run_once_per_release_as_a_hook_job_per_service(values, hook)
 def test_production_training_jobs_get_the_gpu_pool_settings():
     config = named(chart("production"), "ConfigMap", "trainyard-config")["data"]
     assert config["TRAINYARD_TRAINER_EXECUTOR"] == "kubernetes"
-    assert config["TRAINYARD_TRAINER_K8S_NAMESPACE"] == "trainyard-runs"
-    assert json.loads(config["TRAINYARD_TRAINER_K8S_NODE_SELECTOR"]) == {"trainyard.dev/pool": "gpu"}
-    assert json.loads(config["TRAINYARD_TRAINER_K8S_TOLERATIONS"])[0]["key"] == "nvidia.com/gpu"
-    assert config["TRAINYARD_TRAINER_K8S_GPUS"] == "1"
-    assert config["TRAINYARD_TRAINER_K8S_IMAGE"].endswith("/trainyard/trainer:0.1.0-cuda")
+    assert config["TRAINYARD_TRAINER_KUBERNETES__NAMESPACE"] == "trainyard-runs"
+    assert json.loads(config["TRAINYARD_TRAINER_KUBERNETES__NODE_SELECTOR"]) == {"trainyard.dev/pool": "gpu"}
+    assert json.loads(config["TRAINYARD_TRAINER_KUBERNETES__TOLERATIONS"])[0]["key"] == "nvidia.com/gpu"
+    assert config["TRAINYARD_TRAINER_KUBERNETES__GPUS"] == "1"
+    assert config["TRAINYARD_TRAINER_KUBERNETES__IMAGE"].endswith("/trainyard/trainer:0.1.0-cuda")
     assert config["TRAINYARD_ENVIRONMENT"] == "production"
     assert config["TRAINYARD_GATEWAY_AUTH_MODE"] == "multi_user"  # accounts, not the single local user

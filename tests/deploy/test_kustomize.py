@@ -21,7 +21,7 @@ def test_the_overlay_renders_into_its_namespace(name):
     assert {obj["metadata"]["namespace"] for obj in objects} == {NAMESPACES[name]}
     config = named(objects, "ConfigMap", "trainyard-config")["data"]
     # The trainer creates Jobs where its Role lets it.
-    assert config["TRAINYARD_TRAINER_K8S_NAMESPACE"] == NAMESPACES[name]
+    assert config["TRAINYARD_TRAINER_KUBERNETES__NAMESPACE"] == NAMESPACES[name]
     assert named(objects, "Role", "trainyard-trainer-jobs")["metadata"]["namespace"] == NAMESPACES[name]
     (subject,) = named(objects, "RoleBinding", "trainyard-trainer-jobs")["subjects"]
     assert subject["namespace"] == NAMESPACES[name]
@@ -37,6 +37,6 @@ def test_prod_pins_registry_images_and_runs_cuda_training_jobs():
     }
     assert all(image.startswith("registry.example.com/ml/trainyard/") for image in images)
     config = named(objects, "ConfigMap", "trainyard-config")["data"]
-    assert config["TRAINYARD_TRAINER_K8S_IMAGE"].endswith(":0.1.0-cuda")
-    assert config["TRAINYARD_TRAINER_K8S_GPUS"] == "1"
+    assert config["TRAINYARD_TRAINER_KUBERNETES__IMAGE"].endswith(":0.1.0-cuda")
+    assert config["TRAINYARD_TRAINER_KUBERNETES__GPUS"] == "1"
     assert named(objects, "HorizontalPodAutoscaler", "trainyard-inference")["spec"]["minReplicas"] == 3

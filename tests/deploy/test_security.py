@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from tests.deploy.manifests import HELM_PYTHON, all_renders, containers, named, 
 
 RENDERS = list(all_renders()) if HELM_PYTHON.exists() else []
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|DATABASE_URL|ROOT_USER|CREDENTIAL", re.I)
+SECRET_REFERENCES = "TRAINYARD_TRAINER_KUBERNETES__SECRET_ENV"
 PLACEHOLDERS = ("local-dev-internal-token", "test-internal-token", "changeme", "change-me", "minioadmin")
 
 
@@ -161,9 +163,11 @@ def test_secrets_reach_containers_only_through_secret_key_refs(objects):
             for source in container.get("envFrom", []):
                 assert "configMapRef" in source
     for config in of_kind(objects, "ConfigMap"):
-        # A Secret's *name* (…_SECRET_NAME) is a reference, not a value.
-        leaked = [key for key in config["data"] if SECRET_NAME.search(key) and not key.endswith("_NAME")]
+        leaked = [key for key in config["data"] if SECRET_NAME.search(key) and key != SECRET_REFERENCES]
         assert not leaked, config["metadata"]["name"]
+        if SECRET_REFERENCES in config["data"]:  # what training pods read from which Secret: names only
+            for reference in json.loads(config["data"][SECRET_REFERENCES]):
+                assert set(reference) == {"name", "secret", "key"}
 
 
 def string_leaves(node):
@@ -194,7 +198,7 @@ def test_rbac_allows_jobs_pods_and_logs_in_the_run_namespace_only(objects):
         assert roles == []
         return
     (role,) = roles
-    assert role["metadata"]["namespace"] == config["TRAINYARD_TRAINER_K8S_NAMESPACE"]
+    assert role["metadata"]["namespace"] == config["TRAINYARD_TRAINER_KUBERNETES__NAMESPACE"]
     granted = {
         (group, resource): set(rule["verbs"])
         for rule in role["rules"]
