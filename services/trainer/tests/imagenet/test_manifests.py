@@ -89,6 +89,21 @@ def test_several_nodes_are_an_indexed_job_meeting_at_pod_0_through_the_headless_
     assert f"--master-addr=imagenet-r1-0.{service['metadata']['name']}" in args
 
 
+@pytest.mark.parametrize("build", [c[0] for c in CASES.values()], ids=CASES.keys())
+def test_every_pod_meets_pod_security_restricted(build):
+    for job in (m for m in build() if m["kind"] == "Job"):
+        pod = job["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        context = pod["containers"][0]["securityContext"]
+        assert context == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+
+
 def test_the_validator_catches_a_broken_manifest():
     (job,) = training_manifests(training(1, 1))
     broken = copy.deepcopy(job)

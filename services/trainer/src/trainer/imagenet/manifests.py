@@ -83,10 +83,19 @@ def _container(spec: JobSpec, resources: PodResources, args: list[str], mounts: 
         "image": spec.image,
         "args": args,
         "envFrom": [{"secretRef": {"name": spec.env_secret}}],
-        "env": [{"name": "OMP_NUM_THREADS", "value": "1"}],
+        # HOME on the writable /tmp: torch.compile and Triton keep their caches under it.
+        "env": [{"name": "OMP_NUM_THREADS", "value": "1"}, {"name": "HOME", "value": "/tmp"}],
         "resources": {"requests": dict(limits), "limits": limits},
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, *mounts],
-        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+        "volumeMounts": [
+            {"name": "dshm", "mountPath": "/dev/shm"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *mounts,
+        ],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
     }
 
 
@@ -103,7 +112,20 @@ def _job(spec: JobSpec, component: str, pod_spec: dict, *, pods: int = 1) -> dic
 
 def _pod_spec(resources: PodResources, container: dict, volumes: list[dict]) -> dict[str, Any]:
     shm = {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{resources.shm_gi}Gi"}}
-    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": [shm, *volumes]}
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        # Pod Security "restricted": the chart's namespace for training enforces it.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [shm, {"name": "tmp", "emptyDir": {}}, *volumes],
+    }
     if resources.node_selector:
         pod["nodeSelector"] = dict(resources.node_selector)
     return pod
