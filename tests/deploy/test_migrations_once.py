@@ -45,8 +45,9 @@ def run_migrate(service: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 async def test_production_refuses_an_unmigrated_database_then_serves_after_the_migrations_step(
-    database_url, tmp_path
+    postgres_url, tmp_path
 ):
+    database_url = postgres_url
     settings = InferenceSettings(
         environment="production", internal_token=STRONG, database_url=database_url, data_dir=tmp_path
     )
