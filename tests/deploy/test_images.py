@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -84,3 +85,40 @@ def test_the_image_is_multi_stage_pinned_non_root_and_built_from_the_lock(servic
     assert f"uv sync --frozen --no-dev --package trainyard-{service}" in text
     users = re.findall(r"^USER (\S+)$", text, flags=re.M)
     assert users and all(re.fullmatch(r"[1-9]\d{3,}:[1-9]\d{3,}", user) for user in users)
+
+
+def dockerfile_syncs(service: str) -> list[list[str]]:
+    """The `uv sync` commands of a Dockerfile's build stage, as argument lists."""
+    text = (ROOT / "services" / service / "Dockerfile").read_text()
+    return [line.removeprefix("RUN ").split() for line in text.splitlines() if line.startswith("RUN uv sync")]
+
+
+def test_the_inference_environment_built_as_its_dockerfile_does_serves_without_torch(tmp_path):
+    """Run the Dockerfile's own `uv sync` steps in a copy of the workspace (from the uv cache, no engine)."""
+    service = "inference"
+    work = tmp_path / "app"
+    work.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(ROOT / name, work / name)
+    ignore = shutil.ignore_patterns(".venv", "__pycache__", "tests", "node_modules")
+    shutil.copytree(ROOT / "libs", work / "libs", ignore=ignore)
+    shutil.copytree(ROOT / "services", work / "services", ignore=ignore)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))},
+        "UV_PROJECT_ENVIRONMENT": str(work / ".venv"),
+        "UV_PYTHON": sys.executable,
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+    syncs = dockerfile_syncs(service)
+    assert len(syncs) == 2  # dependencies first, then the workspace code
+    for command in syncs:
+        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    probe = (
+        f"import importlib.util, sys, {service}.main, {service}.migrate; "
+        "sys.exit(1 if importlib.util.find_spec('torch') else 0)"
+    )
+    done = subprocess.run(
+        [str(work / ".venv" / "bin" / "python"), "-c", probe], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr or "torch is importable"
