@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from common.contracts import TrainingSpec
 from common.store import ObjectStore
+from pydantic import ValidationError
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -52,8 +54,21 @@ def _prepare_model(config: ImageNetTrainConfig, num_classes: int, dist: Distribu
     return model, model_without_ddp
 
 
-def train(config: ImageNetTrainConfig, *, store: ObjectStore, report: Report, dist: Distributed) -> dict:
-    """Train (or resume) to ``epochs`` or ``target_top1``; returns the final metrics and history."""
+Finish = Callable[[nn.Module, list[str], dict], dict]
+
+
+def train(
+    config: ImageNetTrainConfig,
+    *,
+    store: ObjectStore,
+    report: Report,
+    dist: Distributed,
+    finish: Finish | None = None,
+) -> dict:
+    """Train (or resume) to ``epochs`` or ``target_top1``; returns the final metrics and history.
+
+    ``finish(model, classes, result)`` runs on rank 0 at the end (the platform run's export); what it
+    returns is merged into the result."""
     torch.manual_seed(config.seed)
     shards = config.data_format == "shards"
     train_set = image_folder(config.data_dir, "train", train_transform(config.min_res), shards=shards)
@@ -104,13 +119,16 @@ def train(config: ImageNetTrainConfig, *, store: ObjectStore, report: Report, di
             report({"type": "epoch", **row})
         log.info("epoch %d: %s", epoch + 1, json.dumps(row))
     final = history[-1] if history else {}
-    return {
+    result = {
         "epochs_run": len(history),
         "top1": final.get("top1"),
         "top5": final.get("top5"),
         "target_reached": reached,
         "history": history,
     }
+    if finish is not None and dist.is_main:
+        result |= finish(model_without_ddp, list(train_set.classes), result)
+    return result
 
 
 def _reached(config: ImageNetTrainConfig, row: dict) -> bool:
@@ -156,11 +174,28 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, help="path of an ImageNetTrainConfig JSON file")
     source.add_argument("--config-json", help="the ImageNetTrainConfig as a JSON string")
+    source.add_argument(
+        "--spec-json", help="a TrainingSpec (a platform run): config = the recipe, checkpoint and model "
+        "under its output_prefix, events to its report_url, model.onnx + model card at the end",
+    )  # fmt: skip
     parser.add_argument("--report-url", help="trainer endpoint for progress events (default: stdout)")
     parser.add_argument("--evaluate-only", action="store_true", help="score the checkpoint and exit")
     args = parser.parse_args(argv)
-    raw = args.config.read_text() if args.config else args.config_json
-    config = ImageNetTrainConfig.model_validate_json(raw)
+    spec = TrainingSpec.model_validate_json(args.spec_json) if args.spec_json else None
+    if spec is not None:
+        recipe = {k: v for k, v in spec.config.items() if k != "task"}
+        try:
+            config = ImageNetTrainConfig.model_validate({**recipe, "output_prefix": spec.output_prefix})
+        except ValidationError as e:  # the run's error names the field
+            from trainer.training.__main__ import failure_message
+
+            _reporter(spec.report_url)({"type": "failed", "error": failure_message(e)})
+            return 1
+        report_url = spec.report_url
+    else:
+        raw = args.config.read_text() if args.config else args.config_json
+        config = ImageNetTrainConfig.model_validate_json(raw)
+        report_url = args.report_url
 
     from common.store import store_from_settings
 
@@ -168,12 +203,24 @@ def main(argv: list[str] | None = None) -> int:
 
     store = store_from_settings(TrainingSettings())
     dist = init_distributed()
-    report = _reporter(args.report_url) if dist.is_main else (lambda event: None)
+    report = _reporter(report_url) if dist.is_main else (lambda event: None)
+    finish = None
+    if spec is not None:
+
+        def finish(model: nn.Module, classes: list[str], result: dict) -> dict:
+            from trainer.imagenet.artifacts import write_model_artifacts
+
+            written = write_model_artifacts(
+                model, config=config, classes=classes, result=result, store=store,
+                run_id=spec.run_id, dataset_id=spec.dataset_id,
+            )  # fmt: skip
+            return {"platform_result": written.model_dump()}
+
     try:
         if args.evaluate_only:
             result = evaluate_only(config, store=store, dist=dist)
         else:
-            result = train(config, store=store, report=report, dist=dist)
+            result = train(config, store=store, report=report, dist=dist, finish=finish)
     except Exception as e:
         if dist.is_main:
             report({"type": "failed", "error": f"{type(e).__name__}: {e}"})
@@ -181,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutdown()
     if dist.is_main:
-        report({"type": "succeeded", "result": {k: v for k, v in result.items() if k != "history"}})
+        summary = result.get("platform_result") or {k: v for k, v in result.items() if k != "history"}
+        report({"type": "succeeded", "result": summary})
     return 0
 
 
