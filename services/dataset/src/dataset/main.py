@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from common.app import create_service_app
+from common.decode_budget import MIB, install_decode_gate
 from common.store import ObjectStore
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +34,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_pillow(max_pixels=settings.limits.image_max_pixels)
+        install_decode_gate(
+            budget_bytes=settings.decode_budget_mib * MIB, max_concurrent=settings.max_concurrent_decodes
+        )
         await asyncio.to_thread(settings.resolved_work_dir.mkdir, parents=True, exist_ok=True)
         app.state.validation_slots = asyncio.Semaphore(settings.max_concurrent_validations)
         task = None

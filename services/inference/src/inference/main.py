@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from common.app import create_service_app
+from common.decode_budget import MIB, install_decode_gate
 from common.store import ObjectStore
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +33,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_decode_gate(
+            budget_bytes=settings.decode_budget_mib * MIB, max_concurrent=settings.max_concurrent_decodes
+        )
         metrics: InferenceMetrics = app.state.inference_metrics
         app.state.server = ModelServer(store=app.state.store, settings=settings, metrics=metrics)
         app.state.token_cache = TokenCache(

@@ -21,6 +21,21 @@ class Settings(ServiceSettings):
     max_image_pixels: int = Field(
         64_000_000, ge=1, description="decompression-bomb guard: images with more pixels are refused"
     )
+    max_request_pixels: int = Field(
+        256_000_000, ge=1, description="pixels one POST /predict/batch may decode in total (after JPEG draft)"
+    )
+    # Memory bound (RSS of the inference process): about 300 MiB at rest with a few models loaded, plus
+    # decode_budget_mib of image decoding at any moment, plus the batch tensors (64 x 3 x 224 x 224 float32
+    # = 37 MiB): 1 GiB with the defaults. tests/test_hostile_images.py holds the service to that bound
+    # under the worst images it accepts; bench/hostile_images.py prints the peak.
+    memory_bound_mib: int = Field(1024, ge=256, description="documented RSS bound; the test checks it")
+    decode_budget_mib: int = Field(
+        512,
+        ge=16,
+        description="memory all image decodes in this process may use at once; an image needing more is "
+        "refused with 413 (e.g. 64 Mpx 8-bit RGB needs 488 MiB, 64 Mpx RGBA 1.5 GiB)",
+    )
+    max_concurrent_decodes: int = Field(2, ge=1, le=64, description="images decoded at the same time")
     session_cache_size: int = Field(
         8, ge=1, description="ONNX Runtime sessions kept loaded (LRU by model id)"
     )

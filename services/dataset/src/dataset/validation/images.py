@@ -12,7 +12,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from common.decoding import DecodeError, decode
+from common.decode_budget import bounded_decode
+from common.decoding import DecodedImage as Decoded
+from common.decoding import DecodeError
 from PIL import Image
 
 from dataset.validation.report import Code
@@ -85,9 +87,22 @@ def decode_image(
     it up like any other, and the report warns about it once.
     """
     try:
-        decoded = decode(data, max_pixels=max_pixels, min_shorter_side=max_side)
+        with bounded_decode(data, max_pixels=max_pixels, min_shorter_side=max_side) as decoded:
+            return _normalize(
+                data,
+                decoded,
+                min_side=min_side,
+                small_side=small_side,
+                max_side=max_side,
+                jpeg_quality=jpeg_quality,
+            )
     except DecodeError as e:
         raise ImageProblem(_CODES[e.reason], f"Skipped: {e.message}.") from e
+
+
+def _normalize(
+    data: bytes, decoded: Decoded, *, min_side: int, small_side: int, max_side: int, jpeg_quality: int
+) -> DecodedImage:
     shorter = min(decoded.width, decoded.height)
     if shorter < min_side:
         raise ImageProblem(

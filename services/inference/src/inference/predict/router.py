@@ -93,5 +93,10 @@ async def predict_batch(
     )
     with server.admission.slot(model.model_id):
         return await service.predict_many(
-            server=server, model=model, images=images, top_k=k, max_pixels=settings.max_image_pixels
+            server=server,
+            model=model,
+            images=images,
+            top_k=k,
+            max_pixels=settings.max_image_pixels,
+            max_request_pixels=settings.max_request_pixels,
         )

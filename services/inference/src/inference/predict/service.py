@@ -62,12 +62,19 @@ async def predict_images(
     images: Sequence[tuple[str, bytes]],
     top_k: int,
     max_pixels: int,
+    max_request_pixels: int | None = None,
     name_files: bool = True,
 ) -> list[Prediction]:
     return await classify(
         server=server,
         model=model,
-        make_feeds=lambda loaded: image_feeds(loaded, images, max_pixels=max_pixels, name_files=name_files),
+        make_feeds=lambda loaded: image_feeds(
+            loaded,
+            images,
+            max_pixels=max_pixels,
+            max_request_pixels=max_request_pixels,
+            name_files=name_files,
+        ),
         top_k=top_k,
     )
 
@@ -93,8 +100,14 @@ async def predict_many(
     images: Sequence[tuple[str, bytes]],
     top_k: int,
     max_pixels: int,
+    max_request_pixels: int | None = None,
 ) -> BatchPrediction:
     predictions = await predict_images(
-        server=server, model=model, images=images, top_k=top_k, max_pixels=max_pixels
+        server=server,
+        model=model,
+        images=images,
+        top_k=top_k,
+        max_pixels=max_pixels,
+        max_request_pixels=max_request_pixels,
     )
     return BatchPrediction(model_id=model.model_id, predictions=predictions)
