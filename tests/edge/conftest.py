@@ -17,7 +17,14 @@ def edge_stack(tmp_path_factory) -> Iterator[Stack]:
         ports={name: free_port() for name in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs"
     )
     try:
-        stack.start(extra_env={"TRAINYARD_ENVIRONMENT": "test", "TRAINYARD_LOG_JSON": "true"})
+        # A generous gateway timeout: the hostile-image test decodes half-gigabyte images on a shared
+        # 2-core machine; it measures memory, not latency.
+        env = {
+            "TRAINYARD_ENVIRONMENT": "test",
+            "TRAINYARD_LOG_JSON": "true",
+            "TRAINYARD_HTTP_TIMEOUT_S": "300",
+        }
+        stack.start(extra_env=env)
         yield stack
     finally:
         stack.stop()

@@ -142,7 +142,10 @@ def run_hostile_load(stack: Stack, *, uploads: int = 2, predictions: int = 6) ->
             name, data = predict_images[i % len(predict_images)]
             files = {"file": (name, data)}
             headers = {"Authorization": f"Bearer {token}"}
-            return client.post("/api/predict", files=files, headers=headers).status_code
+            response = client.post("/api/predict", files=files, headers=headers)
+            if response.status_code >= 500:
+                print(f"predict {i}: {response.status_code} {response.text[:500]}")
+            return response.status_code
 
         with ThreadPoolExecutor(uploads + predictions) as pool:
             upload_futures = [pool.submit(upload, i) for i in range(uploads)]
