@@ -3,21 +3,38 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: up test install test-deps lint bench clean images helm-env kustomize
+.PHONY: up test install test-deps web web-build web-deps lint bench clean images helm-env kustomize
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	uv sync --frozen
 
 # Local mode: development secrets are accepted and each service migrates its SQLite file at start.
-up: install
+up: install web
 	TRAINYARD_ENVIRONMENT=local uv run python -m common.embedded
+
+# The web app is built into the gateway package and committed with a stamp of its sources; it is rebuilt
+# (Node and npm from the registry: npm ci with the committed package-lock.json) only when they changed.
+web: install
+	@uv run python web/source_hash.py --check 2>/dev/null || $(MAKE) web-build
+
+web-build: web-deps
+	cd web && npm run generate && npm run build
+	uv run python web/source_hash.py --write
+
+web-deps:
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
 
 # Debian's postgresql for the database tests; moto's S3 server comes with the dev dependencies.
 test-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
 		echo "installing postgresql"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium (the browser journeys drive it with playwright-core)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 # helm-sdkpy (the Helm v4 library, no helm binary) needs Python >= 3.12: its own venv, from PyPI.
@@ -37,7 +54,7 @@ $(HELM_VENV)/.installed: helm/requirements-render.txt
 kustomize: helm-env
 	$(HELM_VENV)/bin/python helm/render.py kustomize
 
-test: install test-deps helm-env lint
+test: install test-deps helm-env web-deps web lint
 	uv run pytest $(PYTEST_ARGS)
 
 lint: install

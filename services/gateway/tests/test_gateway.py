@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -23,7 +25,9 @@ async def test_client_side_routes_fall_back_to_index_html(gateway):
 
 
 async def test_static_assets_are_served_with_their_type(gateway):
-    response = await gateway.get("/app.js")
+    index = (await gateway.get("/")).text
+    script = re.search(r'src="(/assets/[^"]+\.js)"', index).group(1)
+    response = await gateway.get(script)
     assert response.status_code == 200
     assert "javascript" in response.headers["content-type"]
 

@@ -36,6 +36,7 @@ def create_service_app(
     engine: AsyncEngine | None = None,
     store: ObjectStore | None = None,
     public_docs: bool = False,
+    builtin_docs: bool = True,
 ) -> FastAPI:
     """Build a service app. Nothing connects until the lifespan runs.
 
@@ -43,6 +44,7 @@ def create_service_app(
     ``lifespan`` is the service's own start/stop work, run after the engine, migrations and store are up.
     ``app.state.metrics_registry`` is the app's Prometheus registry, served at the operator-only
     ``/metrics``; a service registers its own metrics there when it builds the app.
+    ``builtin_docs=False`` leaves /docs to the service (the gateway serves its own, offline).
     """
 
     @asynccontextmanager
@@ -81,7 +83,7 @@ def create_service_app(
     app = FastAPI(
         title=title,
         lifespan=app_lifespan,
-        docs_url="/docs" if public_docs or settings.environment != "production" else None,
+        docs_url="/docs" if builtin_docs and (public_docs or settings.environment != "production") else None,
         redoc_url=None,
     )
     install_error_handlers(app)

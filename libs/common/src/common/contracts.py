@@ -263,3 +263,75 @@ class Prediction(BaseModel):
 class BatchPrediction(BaseModel):
     model_id: str
     predictions: list[Prediction]
+
+
+# The public API's pages and answers (the gateway's /api/v1 declares these; the services return them) ---
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="stable machine-readable reason, e.g. not_found, validation_error")
+    message: str = Field(description="what went wrong and what to do, for a person")
+    detail: Any = Field(None, description="structured detail: field errors, a health report, retry_after_s")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of every service has this one shape."""
+
+    error: ErrorInfo
+
+
+class DatasetPage(BaseModel):
+    items: list[DatasetOut]
+    total: int
+
+
+class DatasetPreview(BaseModel):
+    dataset_id: str
+    kind: DatasetKind
+    classes: dict[str, list[Any]] = Field(
+        description="per class: thumbnails as data: URLs (images) or {source, text} rows (texts)"
+    )
+    text_column: str | None = None
+
+
+class RunPage(BaseModel):
+    items: list[RunOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ArtifactOut(BaseModel):
+    name: str
+
+
+class ArtifactList(BaseModel):
+    items: list[ArtifactOut]
+
+
+class ModelDetail(ModelOut):
+    card: ModelCard
+
+
+class ModelPage(BaseModel):
+    items: list[ModelOut]
+    total: int
+
+
+class TokenCreated(TokenOut):
+    """``TokenOut`` plus the id that revokes it."""
+
+    id: str
+
+
+class TokenInfo(BaseModel):
+    """A token as listed: never the token itself, only its display prefix."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    model_id: str
+    prefix: str
+    created_at: datetime
+    revoked: bool
+    revoked_at: datetime | None = None

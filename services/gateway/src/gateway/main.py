@@ -17,6 +17,7 @@ from gateway import web
 from gateway.accounts.repository import ensure_user
 from gateway.accounts.router import router as accounts_router
 from gateway.accounts.service import now
+from gateway.api.docs import ERRORS, docs_router, install_openapi
 from gateway.api.routes import router as api_router
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware
 from gateway.settings import Settings, get_settings
@@ -66,11 +67,14 @@ def create_app(
         engine=engine,
         store=store,
         public_docs=True,
+        builtin_docs=False,
     )
     for router in (accounts_router, api_router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
         # /api/... stays as an undocumented alias of /api/v1/... for scripts written before v1.
         app.include_router(router, prefix="/api", include_in_schema=False)
+    app.include_router(docs_router)
+    install_openapi(app, prefix=API_PREFIX)
     app.include_router(web.router)
     app.state.rate_limiter = RateLimiter()
     app.add_middleware(RateLimitMiddleware, settings=settings, limiter=app.state.rate_limiter)

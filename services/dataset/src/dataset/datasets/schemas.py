@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from common.contracts import DatasetKind, DatasetOut
+from common.contracts import DatasetKind, DatasetPage, DatasetPreview
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -28,18 +28,6 @@ class UploadForm(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
 
-class DatasetPage(BaseModel):
-    items: list[DatasetOut]
-    total: int
-
-
-class DatasetPreview(BaseModel):
-    dataset_id: str
-    kind: DatasetKind
-    classes: dict[str, list[Any]] = Field(
-        description="per class: thumbnails as data: URLs (images) or {source, text} rows (texts)"
-    )
-    text_column: str | None = None
-
+__all__ = ["DatasetPage", "DatasetPreview", "UploadForm", "UploadOutcome"]
 
 UploadOutcome = Literal["created", "existing"]
