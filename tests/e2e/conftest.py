@@ -35,3 +35,16 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
 def api(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.gateway_url, timeout=120) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def multi_stack(tmp_path_factory) -> Iterator[Stack]:
+    """The embedded platform in multi-user mode, shared by the accounts and browser tests."""
+    data_dir = tmp_path_factory.mktemp("multi-user")
+    extra = {"TRAINYARD_ENVIRONMENT": "test", "TRAINYARD_GATEWAY_AUTH_MODE": "multi_user"}
+    stack = Stack(ports={n: free_port() for n in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs")
+    try:
+        stack.start(extra_env=extra)
+        yield stack
+    finally:
+        stack.stop()

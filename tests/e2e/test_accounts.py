@@ -7,26 +7,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from common.embedded import SERVICES, Stack
-from common.testing.ports import free_port
+from common.embedded import Stack
 
 from tests.e2e.images import COLOURS, class_image, image_zip, jpeg_bytes
 from tests.e2e.test_slice import wait_for_run
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def multi_stack(tmp_path_factory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("accounts")
-    extra = {"TRAINYARD_ENVIRONMENT": "test", "TRAINYARD_GATEWAY_AUTH_MODE": "multi_user"}
-    stack = Stack(ports={n: free_port() for n in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs")
-    try:
-        stack.start(extra_env=extra)
-        yield stack
-    finally:
-        stack.stop()
 
 
 def user_client(stack: Stack, email: str) -> httpx.Client:

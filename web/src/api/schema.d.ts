@@ -1393,9 +1393,9 @@ export interface operations {
     list_datasets: {
         parameters: {
             query?: {
-                /** @description page size */
+                /** @description rows per page, 1 to 100 */
                 limit?: number;
-                /** @description items to skip */
+                /** @description rows to skip, at most 1000000 */
                 offset?: number;
             };
             header?: never;
@@ -2538,9 +2538,9 @@ export interface operations {
     list_models: {
         parameters: {
             query?: {
-                /** @description page size */
+                /** @description rows per page, 1 to 200 */
                 limit?: number;
-                /** @description items to skip */
+                /** @description rows to skip, at most 1000000 */
                 offset?: number;
             };
             header?: never;
@@ -3450,9 +3450,9 @@ export interface operations {
     list_runs: {
         parameters: {
             query?: {
-                /** @description page size */
+                /** @description rows per page, 1 to 200 */
                 limit?: number;
-                /** @description items to skip */
+                /** @description rows to skip, at most 1000000 */
                 offset?: number;
                 /** @description only runs on this data set */
                 dataset_id?: string | null;

@@ -70,13 +70,33 @@ export function ConfigFields({
     });
   }, [task]);
 
-  const errors = Object.fromEntries(Object.entries(props ?? {}).map(([n, p]) => [n, check(p, values[n] ?? "")]));
+  const errors: Record<string, string> = Object.fromEntries(
+    Object.entries(props ?? {}).map(([n, p]) => [n, check(p, values[n] ?? "")]),
+  );
+  const untyped = props !== null && Object.keys(props).length === 0;
+  if (untyped) errors[JSON_FIELD] = checkJson(values[JSON_FIELD] ?? "");
   const ok = Object.values(errors).every((e) => !e);
   useEffect(() => onValidity(ok), [ok, onValidity]);
 
   if (props === null) return <p aria-busy="true">Loading settings…</p>;
-  if (Object.keys(props).length === 0)
-    return <p className="muted">This server does not describe its settings; the defaults will be used.</p>;
+  if (untyped)
+    return (
+      <div className="field">
+        <label htmlFor="cfg-json">Settings as JSON (empty: the defaults)</label>
+        <textarea
+          id="cfg-json"
+          rows={4}
+          placeholder='{"epochs": 20}'
+          value={values[JSON_FIELD] ?? ""}
+          aria-invalid={Boolean(errors[JSON_FIELD])}
+          aria-describedby="cfg-json-help"
+          onChange={(e) => onChange(JSON_FIELD, e.target.value)}
+        />
+        <span id="cfg-json-help" className={errors[JSON_FIELD] ? "hint bad" : "hint"}>
+          {errors[JSON_FIELD] || "This server does not list its settings one by one; the API docs name them."}
+        </span>
+      </div>
+    );
   return (
     <div className="fields">
       {Object.entries(props).map(([name, prop]) => {
@@ -120,11 +140,27 @@ export function ConfigFields({
   );
 }
 
+const JSON_FIELD = "__json";
+
+function checkJson(raw: string): string {
+  if (!raw.trim()) return "";
+  try {
+    const value = JSON.parse(raw);
+    return value && typeof value === "object" && !Array.isArray(value) ? "" : 'Settings are a JSON object, like {"epochs": 20}.';
+  } catch (e) {
+    return `Not valid JSON: ${(e as Error).message}`;
+  }
+}
+
 /** The typed values of the fields a person filled in; empty fields keep the server's defaults. */
 export function configValues(values: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(values)) {
     if (raw === "") continue;
+    if (name === JSON_FIELD) {
+      if (!checkJson(raw)) Object.assign(out, JSON.parse(raw));
+      continue;
+    }
     if (raw === "true" || raw === "false") out[name] = raw === "true";
     else if (raw.trim() !== "" && !Number.isNaN(Number(raw))) out[name] = Number(raw);
     else out[name] = raw;

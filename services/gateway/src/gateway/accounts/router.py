@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from common.deps import SessionDep
 from common.errors import Forbidden, TooManyRequests
+from common.ids import ResourceId
 from fastapi import APIRouter, Request, Response
 
 from gateway.accounts import repository as repo
@@ -126,7 +127,7 @@ async def list_api_keys(user: CurrentUser, session: SessionDep) -> ApiKeyList:
 
 
 @router.delete("/keys/{key_id}", status_code=204, operation_id="revoke_api_key")
-async def revoke_api_key(key_id: str, user: CurrentUser, session: SessionDep) -> None:
+async def revoke_api_key(key_id: ResourceId, user: CurrentUser, session: SessionDep) -> None:
     """Revoke a key: requests with it answer 401 from now on."""
     await service.revoke_api_key(session, user_id=user, key_id=key_id)
 
