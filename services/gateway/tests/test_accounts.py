@@ -199,3 +199,15 @@ async def test_requests_past_the_per_address_limit_get_429(make_gateway):
     assert statuses == [200, 200, 200, 429, 429]
     # The web app and health checks are not API calls and are not counted.
     assert (await single.get("/healthz")).status_code == 200
+
+
+async def test_times_in_answers_carry_their_utc_offset(multi):
+    # SQLite returns naive datetimes; the documented format is an RFC 3339 date-time with an offset.
+    body = await sign_up(multi, "ada@example.com")
+    me = (await multi.get("/api/v1/auth/me")).json()
+    key = (
+        await multi.post("/api/v1/keys", json={"name": "k"}, headers={"X-CSRF-Token": body["csrf_token"]})
+    ).json()
+    listed = (await multi.get("/api/v1/keys")).json()["items"][0]
+    for stamp in (me["user"]["created_at"], key["created_at"], listed["created_at"]):
+        assert stamp.endswith(("+00:00", "Z")), stamp

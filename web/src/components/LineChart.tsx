@@ -19,14 +19,13 @@ export function LineChart({ title, series, yMax }: { title: string; series: Seri
         <line x1={pad} y1={8} x2={pad} y2={height - pad} className="axis" />
         <text x={4} y={14} className="tick">{top.toFixed(top < 2 ? 2 : 1)}</text>
         <text x={4} y={height - pad} className="tick">0</text>
-        <text x={width - 40} y={height - 8} className="tick">epoch {xMax}</text>
+        <text x={width - 8} y={height - 8} textAnchor="end" className="tick">epoch {xMax}</text>
         {series.map((s) => (
-          <polyline
-            key={s.name}
-            className={s.className}
-            fill="none"
-            points={s.points.map(([a, b]) => `${x(a)},${y(b)}`).join(" ")}
-          />
+          <g key={s.name} className={s.className}>
+            <polyline fill="none" points={s.points.map(([a, b]) => `${x(a)},${y(b)}`).join(" ")} />
+            {s.points.length <= 30 &&
+              s.points.map(([a, b]) => <circle key={a} cx={x(a)} cy={y(b)} r={2.5} />)}
+          </g>
         ))}
       </svg>
       <div className="legend">

@@ -11,6 +11,7 @@ export function ModelPage({ id }: { id: string }) {
   const [model, setModel] = useState<Schemas["ModelDetail"] | null>(null);
   const [tokens, setTokens] = useState<Token[]>([]);
   const [fresh, setFresh] = useState("");
+  const [freshId, setFreshId] = useState("");
   const [copied, setCopied] = useState(false);
   const [error, setError] = useState("");
   const path = { model_id: id };
@@ -32,6 +33,7 @@ export function ModelPage({ id }: { id: string }) {
     const { data, error, response } = await api.POST("/api/v1/models/{model_id}/tokens", { params: { path } });
     if (data) {
       setFresh(data.token);
+      setFreshId(data.id);
       setCopied(false);
       loadTokens();
     } else setError(describeError(error, response));
@@ -67,10 +69,11 @@ export function ModelPage({ id }: { id: string }) {
       <section className="card">
         <h2>Tokens</h2>
         <p className="muted">A token lets a program call this model, and nothing else. It is shown once.</p>
-        {fresh && (
+        {fresh && !tokens.some((t) => t.id === freshId && t.revoked) && (
           <div className="token" role="status">
             <code data-testid="new-token">{fresh}</code>
             <button type="button" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
+            <span className="muted block">Copy it now: it will not be shown again.</span>
           </div>
         )}
         <button type="button" onClick={createToken}>Create a token</button>

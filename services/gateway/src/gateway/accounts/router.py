@@ -28,7 +28,7 @@ router = APIRouter(tags=["accounts"])
 
 
 def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, email=user.email, created_at=user.created_at)
+    return UserOut(id=user.id, email=user.email, created_at=service.aware(user.created_at))
 
 
 def _key_out(row: ApiKey) -> ApiKeyOut:
@@ -36,9 +36,9 @@ def _key_out(row: ApiKey) -> ApiKeyOut:
         id=row.id,
         name=row.name,
         prefix=row.prefix,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
+        created_at=service.aware(row.created_at),
+        last_used_at=row.last_used_at and service.aware(row.last_used_at),
+        revoked_at=row.revoked_at and service.aware(row.revoked_at),
     )
 
 

@@ -24,7 +24,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time this service stores or answers is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -76,7 +77,7 @@ async def start_session(session: AsyncSession, *, user_id: str, ttl: timedelta) 
 
 async def resolve_session(session: AsyncSession, cookie: str) -> BrowserSession | None:
     row = await repo.get_browser_session(session, token_hash(cookie))
-    if row is None or _aware(row.expires_at) <= now():
+    if row is None or aware(row.expires_at) <= now():
         return None
     return row
 
@@ -108,7 +109,7 @@ async def resolve_api_key(session: AsyncSession, key: str) -> ApiKey | None:
     if row is None or row.revoked_at is not None:
         return None
     moment = now()
-    if row.last_used_at is None or moment - _aware(row.last_used_at) > _TOUCH_EVERY:
+    if row.last_used_at is None or moment - aware(row.last_used_at) > _TOUCH_EVERY:
         await repo.touch_api_key(session, row.id, moment)
     return row
 
