@@ -548,6 +548,20 @@ export interface components {
             /** Predictions */
             predictions: components["schemas"]["Prediction"][];
         };
+        /** Cosine */
+        Cosine: {
+            /**
+             * Min Lr Ratio
+             * @description final learning rate as a fraction of the first
+             * @default 0
+             */
+            min_lr_ratio: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "cosine";
+        };
         /** Credentials */
         Credentials: {
             /**
@@ -639,6 +653,22 @@ export interface components {
             text_column?: string | null;
         };
         /**
+         * EarlyStopping
+         * @description Stop after ``patience`` epochs without a better validation accuracy; keep the best epoch's weights.
+         */
+        EarlyStopping: {
+            /**
+             * Min Delta
+             * @default 0
+             */
+            min_delta: number;
+            /**
+             * Patience
+             * @default 5
+             */
+            patience: number;
+        };
+        /**
          * ErrorBody
          * @description Every error answer of every service has this one shape.
          */
@@ -662,6 +692,178 @@ export interface components {
              * @description what went wrong and what to do, for a person
              */
             message: string;
+        };
+        /**
+         * ImageCardPreprocessing
+         * @description RGB; shorter side to ``resize`` (PIL bilinear); centre crop ``input_size``; /255; (x-mean)/std; CHW
+         *     (``common.imaging``). ONNX input "input": float32 [batch, 3, input_size, input_size].
+         */
+        ImageCardPreprocessing: {
+            /** Input Size */
+            input_size: number;
+            /** Mean */
+            mean: number[];
+            /**
+             * Resize
+             * @description shorter side is resized to this before the centre crop
+             */
+            resize: number;
+            /** Std */
+            std: number[];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            task: "image";
+        };
+        /** ImageTrainConfig */
+        ImageTrainConfig: {
+            /**
+             * Backbone
+             * @description 'scratch' = random init, no ImageNet weights
+             * @default efficientnet_lite0
+             * @enum {string}
+             */
+            backbone: "efficientnet_lite0" | "mobilenet_v2" | "mobilenet_v3_large" | "resnet18" | "resnet34" | "resnet50" | "scratch";
+            /**
+             * Batch Size
+             * @default 64
+             */
+            batch_size: number;
+            /**
+             * Class Weighting
+             * @description auto: balanced weights when the largest class is 1.5x the smallest or more
+             * @default auto
+             * @enum {string}
+             */
+            class_weighting: "auto" | "none" | "balanced";
+            /**
+             * Color Jitter
+             * @description finetune: brightness/contrast/saturation strength
+             * @default 0.2
+             */
+            color_jitter: number;
+            /**
+             * Crop Scale Min
+             * @description finetune: smallest random crop (area fraction)
+             * @default 0.35
+             */
+            crop_scale_min: number;
+            /**
+             * Data Split
+             * @description validation fraction for a seeded stratified re-split; default: the data set's split
+             */
+            data_split?: number | null;
+            /**
+             * Dropout
+             * @description before the linear head
+             * @default 0.2
+             */
+            dropout: number;
+            early_stopping?: components["schemas"]["EarlyStopping"] | null;
+            /**
+             * Epochs
+             * @default 60
+             */
+            epochs: number;
+            /**
+             * Hflip Features
+             * @description quick/probe: also learn from mirrored images (cached too)
+             * @default true
+             */
+            hflip_features: boolean;
+            /**
+             * Image Size
+             * @description square network input, a multiple of 32
+             * @default 224
+             */
+            image_size: number;
+            /**
+             * Label Smoothing
+             * @default 0.1
+             */
+            label_smoothing: number;
+            /**
+             * Layer Lr Decay
+             * @description finetune: each block down from the head gets this times the next one's lr
+             * @default 0.7
+             */
+            layer_lr_decay: number;
+            /**
+             * Learning Rate
+             * @description of the head; earlier blocks get less
+             * @default 0.001
+             */
+            learning_rate: number;
+            /** Lr Schedule */
+            lr_schedule?: components["schemas"]["NoSchedule"] | components["schemas"]["ReduceLrOnPlateau"] | components["schemas"]["StepLr"] | components["schemas"]["Cosine"] | components["schemas"]["OneCycle"];
+            /**
+             * Mixed Precision
+             * @description bf16 autocast where the device is fast at it
+             * @default auto
+             * @enum {string}
+             */
+            mixed_precision: "auto" | "off";
+            /**
+             * Mode
+             * @description quick: frozen backbone, cached features, linear head; finetune: probe, then train
+             * @default quick
+             * @enum {string}
+             */
+            mode: "quick" | "finetune";
+            /**
+             * Momentum
+             * @description SGD momentum, or beta1 of Adam/AdamW
+             * @default 0.9
+             */
+            momentum: number;
+            /**
+             * Optimizer
+             * @default adamw
+             * @enum {string}
+             */
+            optimizer: "sgd" | "adam" | "adamw";
+            /**
+             * Probe Epochs
+             * @description finetune: linear-probe epochs before fine-tuning
+             * @default 30
+             */
+            probe_epochs: number;
+            /**
+             * Seed
+             * @default 0
+             */
+            seed: number;
+            /**
+             * Task
+             * @default image
+             * @constant
+             */
+            task: "image";
+            /**
+             * Trivial Augment
+             * @description finetune: TrivialAugmentWide on every training image
+             * @default false
+             */
+            trivial_augment: boolean;
+            /**
+             * Unfreeze Blocks
+             * @description finetune: train the last N backbone blocks, or all
+             * @default 3
+             */
+            unfreeze_blocks: number | "all";
+            /**
+             * Warmup Epochs
+             * @description linear warm-up, in epochs
+             * @default 0
+             */
+            warmup_epochs: number;
+            /**
+             * Weight Decay
+             * @description not applied to biases and norm layers
+             * @default 0.0001
+             */
+            weight_decay: number;
         };
         /** LabelScore */
         LabelScore: {
@@ -694,10 +896,14 @@ export interface components {
         };
         /**
          * ModelCard
-         * @description Written beside ``model.onnx``; the inference service needs nothing else to serve it.
+         * @description Written beside ``model.onnx``; the inference service needs nothing else to serve it (a text
+         *     model: and the tokenizer file it names).
          */
         ModelCard: {
-            /** Backbone */
+            /**
+             * Backbone
+             * @description the network: an image backbone, or a text model
+             */
             backbone: string;
             /** Classes */
             classes: string[];
@@ -712,31 +918,22 @@ export interface components {
             hyperparameters?: {
                 [key: string]: unknown;
             };
-            /** Input Size */
-            input_size: number;
-            /** Mean */
-            mean: number[];
             /** Metrics */
             metrics?: {
                 [key: string]: unknown;
             };
             /** Mode */
             mode: string;
-            /**
-             * Resize
-             * @description shorter side is resized to this before the centre crop
-             */
-            resize: number;
+            /** Preprocessing */
+            preprocessing: components["schemas"]["ImageCardPreprocessing"] | components["schemas"]["TextCardPreprocessing"];
             /** Run Id */
             run_id: string;
-            /** Std */
-            std: number[];
             /**
              * Task
              * @default image
-             * @constant
+             * @enum {string}
              */
-            task: "image";
+            task: "image" | "text";
             /** Val Accuracy */
             val_accuracy: number;
         } & {
@@ -794,6 +991,40 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** NoSchedule */
+        NoSchedule: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "none";
+        };
+        /**
+         * OneCycle
+         * @description Ramp up to ``learning_rate`` over ``pct_start`` of the steps, then anneal (it has its own warm-up).
+         */
+        OneCycle: {
+            /**
+             * Div Factor
+             * @default 25
+             */
+            div_factor: number;
+            /**
+             * Final Div Factor
+             * @default 10000
+             */
+            final_div_factor: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "one_cycle";
+            /**
+             * Pct Start
+             * @default 0.3
+             */
+            pct_start: number;
+        };
         /** Prediction */
         Prediction: {
             /** Model Id */
@@ -801,23 +1032,47 @@ export interface components {
             /** Top K */
             top_k: components["schemas"]["LabelScore"][];
         };
-        /** RunCreate */
-        RunCreate: {
+        /**
+         * ReduceLrOnPlateau
+         * @description Multiply the learning rate by ``factor`` after ``patience`` epochs without a lower validation loss.
+         */
+        ReduceLrOnPlateau: {
             /**
-             * Config
-             * @description hyperparameters; all optional
+             * Factor
+             * @default 0.1
              */
-            config?: {
-                [key: string]: unknown;
-            };
+            factor: number;
+            /**
+             * Min Lr
+             * @default 0
+             */
+            min_lr: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "reduce_lr_on_plateau";
+            /**
+             * Patience
+             * @default 3
+             */
+            patience: number;
+        };
+        /**
+         * RunCreate
+         * @description ``config`` is the task's typed hyperparameters (all optional); ``task`` picks which.
+         */
+        RunCreate: {
+            /** Config */
+            config?: components["schemas"]["ImageTrainConfig"] | components["schemas"]["TextTrainConfig"];
             /** Dataset Id */
             dataset_id: string;
             /**
              * Task
              * @default image
-             * @constant
+             * @enum {string}
              */
-            task: "image";
+            task: "image" | "text";
         };
         /** RunOut */
         RunOut: {
@@ -876,6 +1131,236 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+        };
+        /** StepLr */
+        StepLr: {
+            /**
+             * Gamma
+             * @default 0.1
+             */
+            gamma: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "step_lr";
+            /**
+             * Step Size
+             * @description epochs between two decays
+             * @default 5
+             */
+            step_size: number;
+        };
+        /**
+         * TextCardPreprocessing
+         * @description ``common.text``: the tokenizer file beside the card (HF ``tokenizers`` JSON) encodes each text,
+         *     truncated to ``max_length`` ids and right-padded with ``pad_id`` to the longest in the batch.
+         *     ONNX input "input_ids": int64 [batch, length]; padding is recognised inside the graph by ``pad_id``.
+         */
+        TextCardPreprocessing: {
+            /**
+             * Max Chars
+             * @description longest text the model accepts, in characters
+             */
+            max_chars: number;
+            /** Max Length */
+            max_length: number;
+            /** Pad Id */
+            pad_id: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            task: "text";
+            /**
+             * Tokenizer File
+             * @description object name, beside the model card
+             * @default tokenizer.json
+             */
+            tokenizer_file: string;
+            /**
+             * Tokenizer Kind
+             * @enum {string}
+             */
+            tokenizer_kind: "word" | "wordpiece";
+            /** Tokenizer Sha256 */
+            tokenizer_sha256: string;
+        };
+        /** TextTrainConfig */
+        TextTrainConfig: {
+            /**
+             * Batch Size
+             * @default 64
+             */
+            batch_size: number;
+            /**
+             * Bidirectional
+             * @description lstm/gru
+             * @default true
+             */
+            bidirectional: boolean;
+            /**
+             * Bigram Buckets
+             * @description fasttext: hashed bigram embeddings; 0 = unigrams only
+             * @default 131072
+             */
+            bigram_buckets: number;
+            /**
+             * Class Weighting
+             * @description auto: balanced weights when the largest class is 1.5x the smallest or more
+             * @default auto
+             * @enum {string}
+             */
+            class_weighting: "auto" | "none" | "balanced";
+            /**
+             * Data Split
+             * @description validation fraction for a seeded stratified re-split; default: the data set's split
+             */
+            data_split?: number | null;
+            /**
+             * Dropout
+             * @description before the linear head
+             * @default 0.2
+             */
+            dropout: number;
+            early_stopping?: components["schemas"]["EarlyStopping"] | null;
+            /**
+             * Embedding Dim
+             * @default 100
+             */
+            embedding_dim: number;
+            /**
+             * Epochs
+             * @default 60
+             */
+            epochs: number;
+            /**
+             * Filter Sizes
+             * @description cnn n-gram widths
+             * @default [
+             *       3,
+             *       4,
+             *       5
+             *     ]
+             */
+            filter_sizes: number[];
+            /**
+             * Finetune Probe Epochs
+             * @description minilm finetune: quick-head epochs before the encoder trains
+             * @default 30
+             */
+            finetune_probe_epochs: number;
+            /**
+             * Hidden Dim
+             * @description lstm/gru hidden size
+             * @default 256
+             */
+            hidden_dim: number;
+            /**
+             * Label Smoothing
+             * @default 0
+             */
+            label_smoothing: number;
+            /**
+             * Learning Rate
+             * @description of the head; earlier blocks get less
+             * @default 0.001
+             */
+            learning_rate: number;
+            /**
+             * Lowercase
+             * @description word vocabulary: lower-case before splitting
+             * @default true
+             */
+            lowercase: boolean;
+            /** Lr Schedule */
+            lr_schedule?: components["schemas"]["NoSchedule"] | components["schemas"]["ReduceLrOnPlateau"] | components["schemas"]["StepLr"] | components["schemas"]["Cosine"] | components["schemas"]["OneCycle"];
+            /**
+             * Max Length
+             * @description tokens per text; longer texts are truncated
+             * @default 128
+             */
+            max_length: number;
+            /**
+             * Max Vocab Size
+             * @description word vocabulary: most frequent
+             * @default 30000
+             */
+            max_vocab_size: number;
+            /**
+             * Min Frequency
+             * @description word vocabulary: rarer words become [UNK]
+             * @default 1
+             */
+            min_frequency: number;
+            /**
+             * Mixed Precision
+             * @description bf16 autocast where the device is fast at it
+             * @default auto
+             * @enum {string}
+             */
+            mixed_precision: "auto" | "off";
+            /**
+             * Mode
+             * @description minilm: quick = frozen encoder, cached embeddings, trained head; finetune = the whole encoder at a small learning rate, starting from the quick head
+             * @default quick
+             * @enum {string}
+             */
+            mode: "quick" | "finetune";
+            /**
+             * Model
+             * @description fasttext | cnn | lstm | gru (trained from scratch on a word vocabulary) | minilm (pretrained all-MiniLM-L6-v2 with its WordPiece tokenizer)
+             * @default minilm
+             * @enum {string}
+             */
+            model: "fasttext" | "cnn" | "lstm" | "gru" | "minilm";
+            /**
+             * Momentum
+             * @description SGD momentum, or beta1 of Adam/AdamW
+             * @default 0.9
+             */
+            momentum: number;
+            /**
+             * N Filters
+             * @description cnn filters per width
+             * @default 100
+             */
+            n_filters: number;
+            /**
+             * Number Of Layers
+             * @description lstm/gru layers
+             * @default 2
+             */
+            number_of_layers: number;
+            /**
+             * Optimizer
+             * @default adamw
+             * @enum {string}
+             */
+            optimizer: "sgd" | "adam" | "adamw";
+            /**
+             * Seed
+             * @default 0
+             */
+            seed: number;
+            /**
+             * Task
+             * @default text
+             * @constant
+             */
+            task: "text";
+            /**
+             * Warmup Epochs
+             * @description linear warm-up, in epochs
+             * @default 0
+             */
+            warmup_epochs: number;
+            /**
+             * Weight Decay
+             * @description not applied to biases and norm layers
+             * @default 0.0001
+             */
+            weight_decay: number;
         };
         /**
          * TokenCreated

@@ -19,7 +19,7 @@ OPENAPI_FILE = REPO_ROOT / "openapi.json"
 
 def render() -> str:
     # Settings only shape what is served, never the document: defaults keep it the same on every machine.
-    app = create_app(Settings(_env_file=None))
+    app = create_app(Settings(_env_file=None, environment="local"))
     return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
 
 
