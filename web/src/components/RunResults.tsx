@@ -76,6 +76,7 @@ export function RunResults({ runId }: { runId: string }) {
       {perClass && (
         <section className="card">
           <h2>Per class</h2>
+          <div className="scroll">
           <table>
             <thead>
               <tr><th scope="col">class</th><th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th><th scope="col">examples</th></tr>
@@ -88,6 +89,7 @@ export function RunResults({ runId }: { runId: string }) {
               ))}
             </tbody>
           </table>
+          </div>
         </section>
       )}
       {grids.length > 0 && (
