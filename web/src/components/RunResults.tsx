@@ -5,6 +5,8 @@ import { api } from "../api/client";
 
 type PerClass = Record<string, { precision?: number; recall?: number; f1?: number; support?: number }>;
 type Matrix = { classes: string[]; matrix: number[][] };
+type DataIssue = { source: string; kind: string; label: string; looks_like?: string | null; score?: number; detail?: string };
+type DataIssues = { how_to_use?: string; counts?: Record<string, number>; issues?: DataIssue[] };
 
 function artifactUrl(runId: string, name: string) {
   return `/api/v1/runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(name)}`;
@@ -27,7 +29,7 @@ export function RunResults({ runId }: { runId: string }) {
   const [names, setNames] = useState<string[]>([]);
   const [matrix, setMatrix] = useState<Matrix | null>(null);
   const [perClass, setPerClass] = useState<PerClass | null>(null);
-  const [issues, setIssues] = useState<unknown[] | null>(null);
+  const [issues, setIssues] = useState<DataIssues | null>(null);
   const [examples, setExamples] = useState<Record<string, unknown[]> | null>(null);
 
   useEffect(() => {
@@ -36,10 +38,7 @@ export function RunResults({ runId }: { runId: string }) {
       setNames(list);
       if (list.includes("confusion_matrix.json")) json<Matrix>(runId, "confusion_matrix.json").then(setMatrix);
       if (list.includes("per_class.json")) json<PerClass>(runId, "per_class.json").then(setPerClass);
-      if (list.includes("label_issues.json"))
-        json<{ items?: unknown[] } | unknown[]>(runId, "label_issues.json").then((v) =>
-          setIssues(Array.isArray(v) ? v : v?.items ?? []),
-        );
+      if (list.includes("data_issues.json")) json<DataIssues>(runId, "data_issues.json").then(setIssues);
       if (list.includes("examples.json")) json<Record<string, unknown[]>>(runId, "examples.json").then(setExamples);
     });
   }, [runId]);
@@ -126,22 +125,26 @@ export function RunResults({ runId }: { runId: string }) {
         </section>
       )}
       {issues && (
-        <section className="card">
-          <h2>Possible label issues</h2>
-          {issues.length === 0 ? (
-            <p>None flagged.</p>
+        <section className="card" data-testid="data-issues">
+          <h2>Images worth a second look</h2>
+          {(issues.issues ?? []).length === 0 ? (
+            <p>None flagged: no image looks mislabelled, blank, like a placeholder or far from its class.</p>
           ) : (
-            <ul className="rows">
-              {issues.slice(0, 50).map((item, i) => {
-                const it = item as { source?: string; label?: string; suggested?: string; confidence?: number };
-                return (
+            <>
+              {issues.how_to_use && <p className="muted">{issues.how_to_use}</p>}
+              {names.includes("data_issues.png") && (
+                <img className="issues-grid" src={artifactUrl(runId, "data_issues.png")} alt="thumbnails of the flagged images" />
+              )}
+              <ul className="rows">
+                {(issues.issues ?? []).slice(0, 50).map((it, i) => (
                   <li key={i}>
-                    <code>{it.source}</code> labelled <strong>{it.label}</strong>, looks like <strong>{it.suggested}</strong>
-                    {it.confidence != null ? ` (${pct(it.confidence)})` : ""}
+                    <code>{it.source}</code> labelled <strong>{it.label}</strong>: {it.kind}
+                    {it.looks_like ? <>, looks like <strong>{it.looks_like}</strong></> : null}
+                    {it.detail ? <span className="muted"> ({it.detail})</span> : null}
                   </li>
-                );
-              })}
-            </ul>
+                ))}
+              </ul>
+            </>
           )}
         </section>
       )}
