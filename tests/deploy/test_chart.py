@@ -111,17 +111,27 @@ def test_the_chart_runs_four_services_behind_one_ingress(values):
     assert "replicas" not in named(objects, "Deployment", "trainyard-inference")["spec"]  # the HPA owns it
 
 
-@pytest.mark.parametrize(
-    ("values", "hook"),
-    [("production", "pre-install,pre-upgrade"), ("default", "post-install,pre-upgrade")],  # bundled Postgres
-)
-def test_migrations_run_once_per_release_as_a_hook_job_per_service(values, hook):
-    jobs = [job for job in of_kind(chart(values), "Job") if "migrate" in job["metadata"]["name"]]
+def test_with_an_external_database_migrations_run_once_as_pre_install_and_pre_upgrade_hook_jobs():
+    objects = chart("production")
+    jobs = [job for job in of_kind(objects, "Job") if "migrate" in job["metadata"]["name"]]
     assert sorted(job["spec"]["template"]["spec"]["containers"][0]["args"][-1] for job in jobs) == sorted(
         f"{service}.migrate" for service in SERVICES
     )
     for job in jobs:
-        assert job["metadata"]["annotations"]["helm.sh/hook"] == hook
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    for deployment in of_kind(objects, "Deployment"):
+        assert "initContainers" not in deployment["spec"]["template"]["spec"]  # servers never migrate
+
+
+def test_with_the_bundled_database_each_deployment_migrates_in_an_init_container():
+    # At pre-install the bundled Postgres does not exist yet, so no hook could reach it.
+    objects = chart("default")
+    assert [job for job in of_kind(objects, "Job") if "migrate" in job["metadata"]["name"]] == []
+    for service in SERVICES:
+        spec = named(objects, "Deployment", f"trainyard-{service}")["spec"]["template"]["spec"]
+        (init,) = spec["initContainers"]
+        assert init["args"] == ["python", "-m", f"{service}.migrate"]
+        assert init["image"] == spec["containers"][0]["image"]
 
 
 def test_production_training_jobs_get_the_gpu_pool_settings():

@@ -10,12 +10,13 @@ import secrets
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from common.db import create_engine, upgrade_database
-from common.migrate import SchemaOutdated, check_schema, head_revision
+from common.migrate import SchemaOutdated, check_schema, head_revision, migrate
 from inference.main import MIGRATIONS as INFERENCE_MIGRATIONS
 from inference.main import create_app as create_inference
 from inference.settings import Settings as InferenceSettings
@@ -147,3 +148,15 @@ async def test_a_schema_newer_than_the_code_is_served_so_a_rollback_works(databa
     finally:
         await engine.dispose()
     assert revision == "0002"
+
+
+@pytest.mark.timeout(120)  # without the lock, concurrent DDL deadlocks or collides
+def test_migrators_that_start_together_take_turns_on_postgres(postgres_url, tmp_path):
+    """Several pods' migrate steps at once (e.g. init containers): an advisory lock serializes them."""
+    settings = InferenceSettings(
+        environment="production", internal_token=STRONG, database_url=postgres_url, data_dir=tmp_path
+    )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: migrate(settings, INFERENCE_MIGRATIONS), range(4)))
+    assert sorted(str(before) for before, _ in results) == ["0001", "0001", "0001", "None"]
+    assert {after for _, after in results} == {"0001"}

@@ -164,3 +164,30 @@ matchExpressions:
     operator: In
     values: ["training", "imagenet-train", "imagenet-prepare"]
 {{- end -}}
+
+{{/* The migrations step of one service: include "trainyard.migrateContainer" (list $ "dataset") */}}
+{{- define "trainyard.migrateContainer" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+- name: migrate
+  image: {{ include "trainyard.image" (list $root $name) }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  args: ["python", "-m", "{{ $name }}.migrate"]
+  env:
+    - name: TRAINYARD_ENVIRONMENT
+      value: production
+    - name: TRAINYARD_DATA_DIR
+      value: /tmp/trainyard
+    - name: TRAINYARD_STORE_BACKEND
+      value: local
+    - name: TRAINYARD_GATEWAY_AUTH_MODE
+      value: multi_user
+    {{- include "trainyard.env" (list $root "migrations") | nindent 4 }}
+  resources:
+    {{- toYaml $root.Values.migrations.resources | nindent 4 }}
+  securityContext:
+    {{- include "trainyard.containerSecurityContext" $root | nindent 4 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+{{- end -}}

@@ -10,9 +10,12 @@ In local and test mode services still migrate at start, so ``make up`` stays one
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import _alembic_config, create_engine, upgrade_database
@@ -82,24 +85,44 @@ async def check_schema(*, engine: AsyncEngine, migrations_dir: Path, service_nam
     return current
 
 
+def _lock_key(service_name: str) -> int:
+    digest = hashlib.sha256(f"trainyard-migrate-{service_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def migrate(settings: ServiceSettings, migrations_dir: Path) -> tuple[str | None, str]:
-    """Apply every pending migration; return (revision before, revision after). Blocking."""
-    import asyncio
+    """Apply every pending migration; return (revision before, revision after). Blocking.
 
+    On Postgres the upgrade holds an advisory lock per service, so migrators that start together (two
+    Jobs, or several pods' init containers) run one after the other: the later ones find the schema
+    current and do nothing.
+    """
     url = settings.resolved_database_url
+    table = version_table(settings.service_name)
 
-    async def read() -> str | None:
+    async def run() -> tuple[str | None, str]:
         engine = create_engine(url)
         try:
-            return await current_revision(engine, version_table(settings.service_name))
+            async with engine.connect() as lock:
+                postgres = lock.dialect.name == "postgresql"
+                key = {"key": _lock_key(settings.service_name)}
+                if postgres:
+                    await lock.execute(text("SELECT pg_advisory_lock(:key)"), key)
+                    await lock.commit()
+                try:
+                    before = await current_revision(engine, table)
+                    await asyncio.to_thread(
+                        upgrade_database, migrations_dir=migrations_dir, url=url, version_table=table
+                    )
+                    return before, await current_revision(engine, table)
+                finally:
+                    if postgres:
+                        await lock.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                        await lock.commit()
         finally:
             await engine.dispose()
 
-    before = asyncio.run(read())
-    upgrade_database(
-        migrations_dir=migrations_dir, url=url, version_table=version_table(settings.service_name)
-    )
-    return before, asyncio.run(read())
+    return asyncio.run(run())
 
 
 def migrate_main(settings: ServiceSettings, migrations_dir: Path) -> int:
