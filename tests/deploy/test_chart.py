@@ -138,6 +138,8 @@ def test_production_training_jobs_get_the_gpu_pool_settings():
     config = named(chart("production"), "ConfigMap", "trainyard-config")["data"]
     assert config["TRAINYARD_TRAINER_EXECUTOR"] == "kubernetes"
     assert config["TRAINYARD_TRAINER_KUBERNETES__NAMESPACE"] == "trainyard-runs"
+    # Jobs in the run namespace report to the trainer by its namespace-qualified name.
+    assert config["TRAINYARD_TRAINER_URL"] == "http://trainyard-trainer.trainyard.svc:8000"
     assert json.loads(config["TRAINYARD_TRAINER_KUBERNETES__NODE_SELECTOR"]) == {"trainyard.dev/pool": "gpu"}
     assert json.loads(config["TRAINYARD_TRAINER_KUBERNETES__TOLERATIONS"])[0]["key"] == "nvidia.com/gpu"
     assert config["TRAINYARD_TRAINER_KUBERNETES__GPUS"] == "1"

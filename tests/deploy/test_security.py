@@ -190,7 +190,7 @@ def test_no_literal_secret_values_anywhere(objects):
         assert all(len(value) >= 24 for value in secret["data"].values())
 
 
-def test_rbac_allows_jobs_pods_and_logs_in_the_run_namespace_only(objects):
+def test_rbac_allows_jobs_pods_logs_and_token_secrets_in_the_run_namespace_only(objects):
     assert of_kind(objects, "ClusterRole") == [] and of_kind(objects, "ClusterRoleBinding") == []
     config = next(obj for obj in objects if obj["kind"] == "ConfigMap")["data"]
     roles = of_kind(objects, "Role")
@@ -205,9 +205,11 @@ def test_rbac_allows_jobs_pods_and_logs_in_the_run_namespace_only(objects):
         for group in rule["apiGroups"]
         for resource in rule["resources"]
     }
-    assert set(granted) == {("batch", "jobs"), ("", "pods"), ("", "pods/log")}
+    assert set(granted) == {("batch", "jobs"), ("", "pods"), ("", "pods/log"), ("", "secrets")}
+    assert granted[("batch", "jobs")] <= {"create", "get", "list", "watch", "delete"}
     assert granted[("", "pods")] <= {"get", "list", "watch"}
     assert granted[("", "pods/log")] == {"get"}
+    assert granted[("", "secrets")] == {"create"}  # an attempt's token; never read, list or change one
     assert "*" not in set().union(*granted.values())
     (binding,) = of_kind(objects, "RoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -64,9 +64,19 @@ capabilities:
 {{- printf "%s-postgres" (include "trainyard.fullname" .) -}}
 {{- end -}}
 
+{{/* A service's host as training pods see it: qualified when they run in another namespace. */}}
+{{- define "trainyard.host" -}}
+{{- $root := index . 0 -}}
+{{- $host := printf "%s-%s" (include "trainyard.fullname" $root) (index . 1) -}}
+{{- if ne (include "trainyard.runNamespace" $root) $root.Release.Namespace -}}
+{{- $host = printf "%s.%s.svc" $host $root.Release.Namespace -}}
+{{- end -}}
+{{- $host -}}
+{{- end -}}
+
 {{- define "trainyard.s3Endpoint" -}}
 {{- if .Values.objectStore.bundled -}}
-{{- printf "%s-minio:9000" (include "trainyard.fullname" .) -}}
+{{- printf "%s:9000" (include "trainyard.host" (list . "minio")) -}}
 {{- else -}}
 {{- required "objectStore.external.endpoint is required when objectStore.bundled is false" .Values.objectStore.external.endpoint -}}
 {{- end -}}
