@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from common.supervisor import Supervisor, kill_group
+
 SERVICES = ("dataset", "trainer", "inference", "gateway")
 
 
@@ -28,6 +30,9 @@ class Stack:
     data_dir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     log_dir: Path | None = None
+    # What the services were started with, so the supervisor restarts them the same way.
+    extra_env: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
 
     @property
     def gateway_url(self) -> str:
@@ -46,8 +51,10 @@ class Stack:
         return env
 
     def start_service(
-        self, name: str, *, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1"
+        self, name: str, *, extra_env: dict[str, str] | None = None, host: str | None = None
     ) -> None:
+        host = host or self.host
+        extra_env = self.extra_env if extra_env is None else extra_env
         cmd = [
             sys.executable,
             "-m",
@@ -66,8 +73,11 @@ class Stack:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        # Its own process group: a Ctrl-C in the terminal reaches the launcher only (which stops the
+        # services in order), and what a service starts (training processes) can be found and stopped
+        # with it.
         self.processes[name] = subprocess.Popen(
-            cmd, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT
+            cmd, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def wait_ready(self, name: str, timeout: float = 120.0) -> None:
@@ -94,7 +104,14 @@ class Stack:
         tail = path.read_text(errors="replace")[-3000:] if path.exists() else ""
         return f"; log {path}:\n{tail}"
 
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        if self.log_dir is None or not (self.log_dir / f"{name}.log").exists():
+            return ""
+        text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
     def start(self, *, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Stack:
+        self.extra_env, self.host = dict(extra_env or {}), host
         # Each service migrates its own database at start, so they can start side by side; a failure
         # still names the service and shows its log.
         for name in SERVICES:
@@ -105,14 +122,16 @@ class Stack:
 
     def stop_service(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        kill_group(process.pid)
 
     def stop(self) -> None:
         for name in reversed(SERVICES):
@@ -154,12 +173,7 @@ def main() -> None:
             flush=True,
         )
         print("Press Ctrl-C to stop.", flush=True)
-        while True:
-            for name, process in list(stack.processes.items()):
-                if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; stopping", file=sys.stderr)
-                    raise SystemExit(1)
-            time.sleep(1)
+        Supervisor(stack).run_forever()
     except KeyboardInterrupt:
         print("\nStopping ...", flush=True)
     finally:
