@@ -88,3 +88,23 @@ async def test_runs_are_scoped_to_their_owner(maker):
         assert await repo.get_owned_run(session, owner="bob", run_id=mine.id) is None
         rows, total = await repo.list_owned_runs(session, owner="alice", limit=10, offset=0)
     assert total == 1 and rows[0].id == mine.id
+
+
+async def test_a_retried_run_keeps_the_start_of_its_first_attempt(maker):
+    async with maker() as session:
+        run = make_run()
+        session.add(run)
+        await session.commit()
+    async with maker() as session:
+        first = await repo.claim_next_run(session, executor="local")
+        await session.commit()
+        first_start = first.started_at
+        first.status = "queued"  # what a requeue after a crash does
+        await session.commit()
+    await asyncio.sleep(0.01)
+    async with maker() as session:
+        second = await repo.claim_next_run(session, executor="local")
+        await session.commit()
+        await session.refresh(second)
+    assert second.attempts == 2
+    assert second.started_at == first_start

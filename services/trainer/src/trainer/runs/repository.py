@@ -68,7 +68,8 @@ async def claim_next_run(session: AsyncSession, *, executor: str) -> Run | None:
         .values(
             status="running",
             attempts=Run.attempts + 1,
-            started_at=stamp,
+            # The first attempt's start: a retry keeps it (the run's duration spans every attempt).
+            started_at=func.coalesce(Run.started_at, stamp),
             heartbeat_at=stamp,
             executor=executor,
             executor_ref=None,
