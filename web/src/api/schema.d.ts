@@ -334,7 +334,8 @@ export interface paths {
         put?: never;
         /**
          * Predict
-         * @description `Authorization: Bearer <model token>`; multipart `file`, or the raw image as the body.
+         * @description `Authorization: Bearer <model token>`. An image model: multipart `file`, or the raw image as the
+         *     body. A text model: JSON `{"text": "..."}` (one prediction) or `{"texts": [...]}` (one per text).
          */
         post: operations["predict"];
         delete?: never;
@@ -354,7 +355,8 @@ export interface paths {
         put?: never;
         /**
          * Predict Batch
-         * @description `Authorization: Bearer <model token>`; multipart with one or more `files`.
+         * @description `Authorization: Bearer <model token>`. An image model: multipart with one or more `files`. A text
+         *     model: a CSV with a `text` column in, a CSV of the top-k labels and probabilities out.
          */
         post: operations["predict_batch"];
         delete?: never;
@@ -3695,8 +3697,8 @@ export interface operations {
     predict: {
         parameters: {
             query?: {
-                /** @description how many classes to return */
-                top_k?: number;
+                /** @description how many classes to return (default: min(5, classes)); more is a 422 */
+                top_k?: number | null;
             };
             header?: never;
             path?: never;
@@ -3704,6 +3706,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/json": {
+                    text: string;
+                } | {
+                    texts: string[];
+                };
                 "image/*": string;
                 "multipart/form-data": {
                     /** Format: binary */
@@ -3718,7 +3725,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Prediction"];
+                    "application/json": components["schemas"]["Prediction"] | components["schemas"]["BatchPrediction"];
                 };
             };
             /** @description bad request */
@@ -3816,8 +3823,8 @@ export interface operations {
     predict_batch: {
         parameters: {
             query?: {
-                /** @description how many classes to return */
-                top_k?: number;
+                /** @description how many classes to return (default: min(5, classes)); more is a 422 */
+                top_k?: number | null;
             };
             header?: never;
             path?: never;
@@ -3828,16 +3835,18 @@ export interface operations {
                 "multipart/form-data": {
                     files: string[];
                 };
+                "text/csv": string;
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description image models: JSON; text models: a CSV of the top-k labels and probabilities */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["BatchPrediction"];
+                    "text/csv": string;
                 };
             };
             /** @description bad request */

@@ -44,6 +44,26 @@ PREDICT_BODY: dict[str, Any] = {
                 "schema": {"type": "object", "properties": {"file": BINARY}, "required": ["file"]}
             },
             "image/*": {"schema": BINARY},
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "properties": {"text": {"type": "string", "minLength": 1}},
+                            "required": ["text"],
+                            "additionalProperties": False,
+                        },
+                        {
+                            "type": "object",
+                            "properties": {
+                                "texts": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                            },
+                            "required": ["texts"],
+                            "additionalProperties": False,
+                        },
+                    ]
+                }
+            },
         },
     },
     "security": [{"modelToken": []}],
@@ -59,8 +79,17 @@ PREDICT_BATCH_BODY: dict[str, Any] = {
                     "properties": {"files": {"type": "array", "items": BINARY}},
                     "required": ["files"],
                 }
-            }
+            },
+            "text/csv": {
+                "schema": {"type": "string", "description": "a text model's texts: a `text` column"}
+            },
         },
+    },
+    "responses": {
+        "200": {
+            "description": "image models: JSON; text models: a CSV of the top-k labels and probabilities",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
     },
     "security": [{"modelToken": []}],
 }

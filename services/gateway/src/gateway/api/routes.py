@@ -34,7 +34,10 @@ from gateway.auth import CurrentUser
 
 router = APIRouter()
 
-TopK = Annotated[int, Query(ge=1, le=1000, description="how many classes to return")]
+TopK = Annotated[
+    int | None,
+    Query(ge=1, le=1000, description="how many classes to return (default: min(5, classes)); more is a 422"),
+]
 
 
 def _clients(request: Request):
@@ -229,12 +232,13 @@ async def revoke_token(
 @router.post(
     "/predict",
     tags=["predict"],
-    response_model=Prediction,
+    response_model=Prediction | BatchPrediction,
     operation_id="predict",
     openapi_extra=PREDICT_BODY,
 )
-async def predict(request: Request, top_k: TopK = 5):
-    """`Authorization: Bearer <model token>`; multipart `file`, or the raw image as the body."""
+async def predict(request: Request, top_k: TopK = None):
+    """`Authorization: Bearer <model token>`. An image model: multipart `file`, or the raw image as the
+    body. A text model: JSON `{"text": "..."}` (one prediction) or `{"texts": [...]}` (one per text)."""
     return await forward(request, _clients(request).inference, "/predict", owner=None, body=True)
 
 
@@ -245,6 +249,7 @@ async def predict(request: Request, top_k: TopK = 5):
     operation_id="predict_batch",
     openapi_extra=PREDICT_BATCH_BODY,
 )
-async def predict_batch(request: Request, top_k: TopK = 5):
-    """`Authorization: Bearer <model token>`; multipart with one or more `files`."""
+async def predict_batch(request: Request, top_k: TopK = None):
+    """`Authorization: Bearer <model token>`. An image model: multipart with one or more `files`. A text
+    model: a CSV with a `text` column in, a CSV of the top-k labels and probabilities out."""
     return await forward(request, _clients(request).inference, "/predict/batch", owner=None, body=True)
