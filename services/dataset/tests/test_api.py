@@ -40,6 +40,19 @@ async def test_same_upload_twice_returns_the_existing_data_set(client):
     assert second.json()["id"] == first.json()["id"]
 
 
+async def test_same_upload_under_a_new_name_says_it_was_not_stored_again(client):
+    first = await post_dataset(client, "pets.zip", IMAGES, name="pets")
+    same_name = await post_dataset(client, "pets.zip", IMAGES, name="pets")
+    renamed = await post_dataset(client, "pets.zip", IMAGES, name="pets v2")
+
+    assert same_name.status_code == 200
+    assert renamed.status_code == 409
+    error = renamed.json()["error"]
+    assert error["code"] == "duplicate_upload"
+    assert error["detail"] == {"existing_id": first.json()["id"], "existing_name": "pets"}
+    assert "'pets v2'" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("owner", "fields"),
     [("bob", {}), ("alice", {"seed": "7"}), ("alice", {"val_fraction": "0.25"})],

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from common.contracts import DatasetOut
 from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
-from common.errors import Unprocessable, validation_detail, validation_message
+from common.errors import Conflict, Unprocessable, validation_detail, validation_message
 from common.headers import content_disposition
 from common.ids import ResourceId
 from common.params import Offset
@@ -64,7 +64,7 @@ async def upload_dataset(
     request: Request, response: Response, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> DatasetOut:
     """Multipart: ``file`` plus the text fields of ``UploadForm``. 201 created, 200 already uploaded,
-    413 past the byte cap, 422 rejected (the health report is in ``error.detail.report``)."""
+    409 same upload under another name, 413 past the byte cap, 422 rejected (the health report is in ``error.detail.report``)."""
     settings = _settings(request)
     async with _scratch_dir(settings.resolved_work_dir) as work_dir:
         upload = await receive_upload(
@@ -82,6 +82,15 @@ async def upload_dataset(
             work_dir=work_dir,
         )
     if not created:
+        if form.name and form.name != dataset.name:
+            # Silently answering with the old name would look like the new one was ignored.
+            raise Conflict(
+                f"this file was already uploaded with the same options as data set {dataset.name!r} "
+                f"(id {dataset.id}), so it was not stored again under the name {form.name!r}; use that "
+                "data set, or delete it first to upload the file under the new name",
+                code="duplicate_upload",
+                detail={"existing_id": dataset.id, "existing_name": dataset.name},
+            )
         response.status_code = 200
     return dataset
 
