@@ -64,7 +64,8 @@ async def upload_dataset(
     request: Request, response: Response, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> DatasetOut:
     """Multipart: ``file`` plus the text fields of ``UploadForm``. 201 created, 200 already uploaded,
-    409 same upload under another name, 413 past the byte cap, 422 rejected (the health report is in ``error.detail.report``)."""
+    409 same upload under another name, 413 past the byte cap, 422 rejected (the health report is in
+    ``error.detail.report``)."""
     settings = _settings(request)
     async with _scratch_dir(settings.resolved_work_dir) as work_dir:
         upload = await receive_upload(

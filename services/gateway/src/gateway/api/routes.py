@@ -58,8 +58,8 @@ def _clients(request: Request):
 )
 async def upload_dataset(request: Request, user: CurrentUser):
     """Upload a zip of class folders (images) or a CSV/TSV (texts). Answers 201 with the health report,
-    200 when the same content was uploaded before (409 if under another name), 413 past the size cap, 422 when rejected (the report
-    is in `error.detail.report`)."""
+    200 when the same content was uploaded before (409 if under another name), 413 past the size cap,
+    422 when rejected (the report is in `error.detail.report`)."""
     return await forward(request, _clients(request).datasets, "/datasets", owner=user, body=True)
 
 
