@@ -202,3 +202,21 @@ async def test_sentiment_scores_become_negative_neutral_positive(client):
     assert (
         "-1..1 scale: below -0.2 is 'negative', above 0.2 is 'positive'" in report["details"]["label_mapping"]
     )
+
+
+@pytest.mark.parametrize("cell", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tthen =1", "\r=1"])
+async def test_a_cell_a_spreadsheet_would_run_is_flagged_in_the_report(client, cell):
+    response = await post_dataset(
+        client, "formula.csv", _csv(_with_row((cell + " hello there", "positive"))).encode()
+    )
+
+    assert response.status_code == 201, response.text
+    [problem] = [p for p in report_of(response)["problems"] if p["code"] == "formula_like_cells"]
+    assert problem["severity"] == "info"
+    assert problem["message"].startswith("1 rows (first: row 7)")
+
+
+async def test_plain_texts_are_not_flagged_as_formulas(client):
+    response = await post_dataset(client, "plain.csv", _csv().encode())
+
+    assert "formula_like_cells" not in codes_of(response)

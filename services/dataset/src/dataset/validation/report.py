@@ -65,6 +65,7 @@ class Code(StrEnum):
     label_missing = "label_missing"
     label_mapped = "label_mapped"
     label_case_variants = "label_case_variants"
+    formula_like_cells = "formula_like_cells"
     # Classes
     too_few_classes = "too_few_classes"
     too_many_classes = "too_many_classes"

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.contracts import ManifestItem
+from common.csvsafe import is_formula_like
 
 from dataset.validation.classes import ClassRules, assign_splits, select_per_class, unsplit_counts
 from dataset.validation.duplicates import Fingerprint, drop_exact_duplicates
@@ -39,6 +40,7 @@ def _rows_to_examples(
         problems.info(Code.empty_row, "Skipped: the row is empty.", f"row {line}")
     width = len(table.columns)
     examples: list[tuple[str, str, str]] = []
+    formula_like: list[int] = []
     for line, fields in table.rows:
         source = f"row {line}"
         if len(fields) != width:
@@ -72,6 +74,15 @@ def _rows_to_examples(
             problems.warning(Code.label_missing, "Skipped: the label is empty.", source)
             continue
         examples.append((source, text, label))
+        if is_formula_like(fields[text_index]) or is_formula_like(fields[label_index]):
+            formula_like.append(line)
+    if formula_like:
+        problems.info(
+            Code.formula_like_cells,
+            f"{len(formula_like)} rows (first: row {formula_like[0]}) have a text or label starting with "
+            "=, +, -, @, a tab or a carriage return. Trainyard reads them as plain text; a spreadsheet "
+            "opening this file would run them as formulas, so open it with care.",
+        )
     return examples
 
 
