@@ -227,7 +227,7 @@ MINILM_FINETUNE_DEFAULTS: dict[str, Any] = {
     "epochs": 4,
     "batch_size": 32,
     "weight_decay": 0.01,
-    "warmup_epochs": 1,
+    "lr_schedule": {"name": "cosine"},
 }
 
 
@@ -259,7 +259,7 @@ class TextTrainConfig(LoopConfig):
     filter_sizes: list[int] = Field([3, 4, 5], min_length=1, max_length=8, description="cnn n-gram widths")
     n_filters: int = Field(100, ge=1, le=1024, description="cnn filters per width")
     bigram_buckets: int = Field(
-        2**17, ge=0, le=2**22, description="fasttext: hashed bigram embeddings; 0 = unigrams only"
+        2**15, ge=0, le=2**22, description="fasttext: hashed bigram embeddings; 0 = unigrams only"
     )
     finetune_probe_epochs: int = Field(
         30, ge=0, le=500, description="minilm finetune: quick-head epochs before the encoder trains"

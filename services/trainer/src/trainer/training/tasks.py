@@ -26,7 +26,9 @@ def build_task(
         from trainer.training.image.task import ImageTask
 
         return ImageTask(spec=spec, config=config, store=store, weights_dir=weights_dir)
-    raise NotImplementedError(f"no {config.task} task")
+    from trainer.training.text.task import TextTask
+
+    return TextTask(spec=spec, config=config, store=store)
 
 
 def check_available(
@@ -35,3 +37,7 @@ def check_available(
     """Raise ``WeightsMissing`` unless the run's pretrained weights can be found (cheap: no torch)."""
     if isinstance(config, ImageTrainConfig):
         check_backbone_available(config, store=store, weights_dir=weights_dir)
+    elif config.model == "minilm":
+        from trainer.training.text.weights import minilm_dir
+
+        minilm_dir()

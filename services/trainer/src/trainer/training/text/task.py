@@ -1,0 +1,188 @@
+"""The text task: texts tokenized once (a word vocabulary learned from the training split, or MiniLM's
+WordPiece), a model trained from scratch (fasttext, cnn, lstm, gru) or MiniLM (quick: a head on cached
+sentence embeddings; finetune: the whole encoder, starting from that head). The tokenizer file travels
+with the model: ``tokenizer.json`` beside it, named and hashed in the model card."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from common.contracts import TextCardPreprocessing, TrainingSpec
+from common.store import ObjectStore
+from common.text import DEFAULT_MAX_CHARS, TextTokenizer, train_word_tokenizer, wordpiece_tokenizer
+from common.training_config import TextTrainConfig
+from torch import nn
+
+from trainer.training.core.context import TrainingContext
+from trainer.training.core.device import Device
+from trainer.training.core.loop import FitState
+from trainer.training.core.task import ExportInputs, TaskOutputs
+from trainer.training.text import examples
+from trainer.training.text.data import TextSet, load_text_set
+from trainer.training.text.embeddings import embedding_cache_key, load_or_compute_embeddings
+from trainer.training.text.minilm import MiniLmClassifier, load_minilm
+from trainer.training.text.models import FastText, KimCnn, Recurrent
+from trainer.training.text.train import train_head, train_probe, train_tokens
+from trainer.training.text.weights import minilm_dir
+
+
+class TextTask:
+    def __init__(self, *, spec: TrainingSpec, config: TextTrainConfig, store: ObjectStore) -> None:
+        self.spec, self.config, self.store = spec, config, store
+        self.tokenizer: TextTokenizer | None = None
+        self.ids = np.zeros((0, 1), dtype=np.int64)
+        self.feature_key: str | None = None
+
+    def load_data(self) -> TextSet:
+        config = self.config
+        data = load_text_set(
+            store=self.store,
+            manifest_key=self.spec.manifest_key,
+            val_fraction=config.data_split,
+            seed=config.seed,
+        )
+        if config.model == "minilm":
+            self.tokenizer = wordpiece_tokenizer(
+                minilm_dir() / "tokenizer.json", max_length=config.max_length
+            )
+        else:
+            self.tokenizer = train_word_tokenizer(
+                (data.texts[i] for i in data.train),
+                lowercase=config.lowercase,
+                min_frequency=config.min_frequency,
+                max_size=config.max_vocab_size,
+                max_length=config.max_length,
+            )
+        self.ids = self.tokenizer.encode(data.texts)
+        return data
+
+    def build_model(self, data: TextSet, device: Device) -> nn.Module:
+        c, classes, vocab = self.config, len(data.classes), self._tokenizer().vocab_size
+        if c.model == "fasttext":
+            model: nn.Module = FastText(
+                vocab_size=vocab,
+                embedding_dim=c.embedding_dim,
+                bigram_buckets=c.bigram_buckets,
+                num_classes=classes,
+                dropout=c.dropout,
+            )
+        elif c.model == "cnn":
+            model = KimCnn(
+                vocab_size=vocab,
+                embedding_dim=c.embedding_dim,
+                filter_sizes=c.filter_sizes,
+                n_filters=c.n_filters,
+                num_classes=classes,
+                dropout=c.dropout,
+            )
+        elif c.model in ("lstm", "gru"):
+            model = Recurrent(
+                cell=c.model,
+                vocab_size=vocab,
+                embedding_dim=c.embedding_dim,
+                hidden_dim=c.hidden_dim,
+                number_of_layers=c.number_of_layers,
+                bidirectional=c.bidirectional,
+                num_classes=classes,
+                dropout=c.dropout,
+            )
+        else:
+            model = MiniLmClassifier(load_minilm(), num_classes=classes, dropout=c.dropout)
+        return model.to(device.torch)
+
+    def train(self, ctx: TrainingContext) -> FitState:
+        config = self.config
+        embeddings = None
+        if config.model == "minilm":
+            assert isinstance(ctx.model, MiniLmClassifier)
+            started = time.perf_counter()
+            self.feature_key = embedding_cache_key(
+                dataset_id=self.spec.dataset_id,
+                tokenizer_sha256=self._tokenizer().sha256(),
+                max_length=config.max_length,
+            )
+            needs_embeddings = config.mode == "quick" or ctx.checkpoints.load(config) is None
+            if needs_embeddings:
+                embeddings = load_or_compute_embeddings(
+                    store=self.store,
+                    key=self.feature_key,
+                    encoder=ctx.model.encoder,
+                    ids=self.ids,
+                    device=ctx.device,
+                    report=ctx.report,
+                )
+            ctx.timings["features"] = time.perf_counter() - started
+        ctx.report(
+            {
+                "type": "phase",
+                "phase": "training",
+                "model": config.model,
+                "mode": config.mode,
+                "epochs": config.epochs,
+                "device": ctx.device.torch.type,
+            }
+        )
+        if config.model != "minilm":
+            return train_tokens(ctx, self.ids)
+        model = ctx.model
+        head = nn.Sequential(model.dropout, model.head)
+        if config.mode == "quick":
+            return train_head(ctx, head, embeddings)
+        if embeddings is not None and config.finetune_probe_epochs:
+            probe = train_probe(ctx, head, embeddings)
+            ctx.probe_history = probe.history
+            last = probe.history[-1]
+            ctx.report(
+                {"type": "phase", "phase": "probe", "val_acc": last["val_acc"], "epochs": last["epoch"]}
+            )
+        return train_tokens(ctx, self.ids, stage="finetune")
+
+    def eval_inputs(self, ctx: TrainingContext) -> dict[str, np.ndarray]:
+        return {"input_ids": self.ids[ctx.data.val]}
+
+    def export_inputs(self, ctx: TrainingContext) -> ExportInputs:
+        example = torch.from_numpy(self.ids[ctx.data.val[:2]].copy())
+        return ExportInputs(examples=(example,), names=("input_ids",), dynamic={"input_ids": {1: "length"}})
+
+    def card_preprocessing(self, ctx: TrainingContext) -> TextCardPreprocessing:
+        tokenizer = self._tokenizer()
+        return TextCardPreprocessing(
+            tokenizer_sha256=tokenizer.sha256(),
+            tokenizer_kind="wordpiece" if self.config.model == "minilm" else "word",
+            max_length=self.config.max_length,
+            pad_id=0,
+            max_chars=DEFAULT_MAX_CHARS,
+        )
+
+    def write_examples(
+        self, *, store: ObjectStore, prefix: str, ctx: TrainingContext, labels: np.ndarray, logits: np.ndarray
+    ) -> dict[str, str]:
+        texts = [ctx.data.texts[i] for i in ctx.data.val]
+        return examples.write_examples(
+            store=store, prefix=prefix, texts=texts, classes=ctx.data.classes, labels=labels, logits=logits
+        )
+
+    def outputs(self, ctx: TrainingContext) -> TaskOutputs:
+        tokenizer = self._tokenizer()
+        mode = self.config.mode if self.config.model == "minilm" else "scratch"
+        return TaskOutputs(
+            backbone=self.config.model,
+            mode=mode,
+            files={"tokenizer.json": tokenizer.to_json()},
+            model_pt={
+                "model": self.config.model,
+                "mode": mode,
+                "tokenizer_json": tokenizer.to_json().decode(),
+                "max_length": self.config.max_length,
+                "pad_id": 0,
+                "format": f"trainer.training.text.{type(ctx.model).__name__}",
+            },
+            metrics={"feature_cache_key": self.feature_key, "vocab_size": tokenizer.vocab_size},
+        )
+
+    def _tokenizer(self) -> TextTokenizer:
+        if self.tokenizer is None:
+            raise RuntimeError("load_data() builds the tokenizer; call it first")
+        return self.tokenizer
