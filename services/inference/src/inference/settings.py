@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     )
     max_batch_bytes: int = Field(128 * MIB, ge=1024, description="largest body for POST /predict/batch")
     max_batch_files: int = Field(64, ge=1, le=1024, description="most files in one POST /predict/batch")
+    max_texts: int = Field(
+        1000, ge=1, le=100_000, description="most texts in one text prediction (JSON 'texts' or CSV rows)"
+    )
     max_image_pixels: int = Field(
         64_000_000, ge=1, description="decompression-bomb guard: images with more pixels are refused"
     )

@@ -11,8 +11,10 @@ from common.contracts import BatchPrediction, Prediction
 from fastapi import APIRouter, Query, Request
 
 from inference.deps import ModelServerDep
-from inference.predict import service
-from inference.predict.auth import AuthorizedModelDep
+from inference.predict import service, text_requests
+from inference.predict.auth import AuthorizedModel, AuthorizedModelDep
+from inference.predict.server import ModelServer
+from inference.predict.text_requests import refuse_text_for_image_model
 from inference.predict.uploads import read_many_images, read_one_image
 from inference.settings import Settings
 
@@ -61,16 +63,33 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _text_args(request: Request, server: ModelServer, model: AuthorizedModel, top_k: int) -> dict[str, Any]:
+    settings = _settings(request)
+    return {
+        "server": server,
+        "model": model,
+        "store": request.app.state.store,
+        "top_k": top_k,
+        "max_bytes": settings.max_batch_bytes,
+        "max_texts": settings.max_texts,
+    }
+
+
 _OVERLOAD = {503: {"description": "overloaded (code `overloaded`, with `Retry-After`) or model unavailable"}}
 
 
 @router.post("", openapi_extra=_SINGLE_BODY, responses=_OVERLOAD)
 async def predict(
     request: Request, model: AuthorizedModelDep, server: ModelServerDep, top_k: TopK = None
-) -> Prediction:
-    """Classify one image: multipart field ``file``, or the raw image with an ``image/*`` content type."""
+) -> Prediction | BatchPrediction:
+    """Classify one image: multipart field ``file``, or the raw image with an ``image/*`` content type.
+    A text model: JSON ``{"text": "..."}`` (one prediction) or ``{"texts": [...]}`` (one per text)."""
     settings = _settings(request)
     k = service.resolve_top_k(top_k, classes=len(model.card.classes))
+    if model.card.task == "text":
+        with server.admission.slot(model.model_id):
+            return await text_requests.predict_json(request, **_text_args(request, server, model, k))
+    refuse_text_for_image_model(request)
     _, image = await read_one_image(request, max_bytes=settings.max_image_bytes)
     with server.admission.slot(model.model_id):
         return await service.predict_one(
@@ -82,9 +101,14 @@ async def predict(
 async def predict_batch(
     request: Request, model: AuthorizedModelDep, server: ModelServerDep, top_k: TopK = None
 ) -> BatchPrediction:
-    """Classify several images (multipart fields ``files``) in one model run; results keep upload order."""
+    """Classify several images (multipart fields ``files``) in one model run; results keep upload order.
+    A text model: a CSV with a ``text`` column in, a CSV of the top-k labels and probabilities out."""
     settings = _settings(request)
     k = service.resolve_top_k(top_k, classes=len(model.card.classes))
+    if model.card.task == "text":
+        with server.admission.slot(model.model_id):
+            return await text_requests.predict_csv(request, **_text_args(request, server, model, k))
+    refuse_text_for_image_model(request)
     images = await read_many_images(
         request,
         max_bytes=settings.max_batch_bytes,

@@ -17,6 +17,7 @@ from common.imaging import Preprocessing
 
 from inference.predict.feeds import Feeds
 from inference.predict.sessions import LoadedModel, ModelLoadError
+from inference.predict.text import check_text_signature, text_example, text_pad_values
 
 PREFERRED_INPUT = "input"
 PREFERRED_OUTPUT = "logits"
@@ -79,6 +80,7 @@ def image_example(loaded: LoadedModel) -> Feeds:
 
 TASKS: dict[str, ServingTask] = {
     "image": ServingTask(check=check_image_signature, example_feeds=image_example),
+    "text": ServingTask(check=check_text_signature, example_feeds=text_example, pad_values=text_pad_values),
 }
 
 

@@ -1,5 +1,5 @@
-"""A tiny generated text data set in a LocalStore: 3 classes told apart by their words, with unicode,
-emoji, a very long text and an empty one among them."""
+"""A tiny generated text data set for trainer and cross-service tests: 3 classes told apart by their
+words, with unicode, emoji, a very long text and an empty one among them."""
 
 from __future__ import annotations
 
