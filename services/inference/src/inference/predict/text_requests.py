@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from inference.predict import service
 from inference.predict.auth import AuthorizedModel
+from inference.predict.errors import UnsupportedUpload
 from inference.predict.server import ModelServer
 from inference.predict.text import TokenizerCache, text_feeds, text_preprocessing
 from inference.predict.uploads import _capped, _refuse_declared_length, media_type
@@ -42,13 +43,13 @@ class NotText(UnsupportedMediaType):
     code = "text_model_needs_text"
 
 
-class NotImage(UnsupportedMediaType):
-    code = "image_model_needs_image"
+class NotImage(UnsupportedUpload):
+    """Text sent to an image model (same code as any other unusable upload, a message that says why)."""
 
 
 def refuse_text_for_image_model(request: Request) -> None:
     kind = media_type(request)
-    if kind == "application/json" or kind in CSV_TYPES:
+    if kind in ("application/json", "text/csv", "application/csv"):
         raise NotImage(
             f"this model classifies images, and the request has content type {kind!r}; send the image as "
             "multipart/form-data field 'file' (several: 'files' to /api/predict/batch) or as an image/* body"
