@@ -100,8 +100,8 @@ export interface paths {
         /**
          * Upload Dataset
          * @description Upload a zip of class folders (images) or a CSV/TSV (texts). Answers 201 with the health report,
-         *     200 when the same content was uploaded before, 413 past the size cap, 422 when rejected (the report
-         *     is in `error.detail.report`).
+         *     200 when the same content was uploaded before (409 if under another name), 413 past the size cap,
+         *     422 when rejected (the report is in `error.detail.report`).
          */
         post: operations["upload_dataset"];
         delete?: never;
@@ -1204,7 +1204,7 @@ export interface components {
             /**
              * Bigram Buckets
              * @description fasttext: hashed bigram embeddings; 0 = unigrams only
-             * @default 131072
+             * @default 32768
              */
             bigram_buckets: number;
             /**
