@@ -72,7 +72,7 @@ async def _sign_in(request: Request, response: Response, session: SessionDep, us
     return Me(user=_user_out(user), auth_mode=settings.auth_mode, via="session", csrf_token=new.csrf_token)
 
 
-@router.post("/auth/signup", status_code=201, operation_id="sign_up")
+@router.post("/auth/signup", status_code=201, operation_id="sign_up", openapi_extra={"security": []})
 async def sign_up(body: Credentials, request: Request, response: Response, session: SessionDep) -> Me:
     """Create an account and sign in (multi-user mode). Sets the session and CSRF cookies."""
     _require_multi_user(request)
@@ -81,7 +81,7 @@ async def sign_up(body: Credentials, request: Request, response: Response, sessi
     return await _sign_in(request, response, session, user)
 
 
-@router.post("/auth/login", operation_id="log_in")
+@router.post("/auth/login", operation_id="log_in", openapi_extra={"security": []})
 async def log_in(body: Credentials, request: Request, response: Response, session: SessionDep) -> Me:
     """Sign in with email and password. Sets the session and CSRF cookies. Throttled per address and email."""
     _require_multi_user(request)
