@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from common.supervisor import Supervisor, kill_group
+from common.supervisor import Supervisor, die_with_parent, kill_group
 
 SERVICES = ("dataset", "trainer", "inference", "gateway")
 
@@ -77,7 +77,12 @@ class Stack:
         # services in order), and what a service starts (training processes) can be found and stopped
         # with it.
         self.processes[name] = subprocess.Popen(
-            cmd, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env=self.env(extra_env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def wait_ready(self, name: str, timeout: float = 120.0) -> None:

@@ -8,6 +8,8 @@ their last checkpoint, so each run still ends exactly once.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
@@ -28,6 +30,22 @@ def kill_group(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for a child process (Linux): it gets SIGTERM when the process that started it dies,
+    even by SIGKILL, so no service outlives its launcher unnoticed. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl(
+            _PR_SET_PDEATHSIG, signal.SIGTERM
+        )
+    except (OSError, AttributeError):
+        pass
 
 
 def describe_exit(returncode: int) -> str:
