@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 from common.embedded import SERVICES, Stack
+from common.settings import LOCAL_INTERNAL_TOKEN
 from common.testing.ports import free_port
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -236,6 +237,25 @@ async def drive(stack: Stack, workload: Workload, token: str, *, rates: list[flo
         return results
 
 
+def inference_figures(stack: Stack) -> str:
+    """Batching and admission as the inference service counted them (its operator-only /metrics)."""
+    text = httpx.get(
+        f"{stack.url('inference')}/metrics", headers={"Authorization": f"Bearer {LOCAL_INTERNAL_TOKEN}"}
+    ).text
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name and not line.startswith("#"):
+            values[name] = float(value)
+    runs = values.get("trainyard_inference_batch_rows_count", 0)
+    rows = values.get("trainyard_inference_batch_rows_sum", 0)
+    refused = sum(v for k, v in values.items() if k.startswith("trainyard_inference_rejected_requests_total"))
+    return (
+        f"inference counted (all rates so far): {rows:.0f} rows in {runs:.0f} model runs "
+        f"({rows / max(runs, 1):.2f} rows per run), {refused:.0f} refused by admission control"
+    )
+
+
 def held(results: list[RateResult]) -> float | None:
     """Highest rate whose successful answers had p99 <= target and whose only errors were 503s."""
     good = [
@@ -353,6 +373,7 @@ def main() -> None:
                     except NotMeasured as e:
                         print(f"not measured: {e}")
                         continue
+                    print(inference_figures(stack))
                     best = held(results)
                     print(
                         f"highest rate held with p99 <= {P99_TARGET_MS:.0f} ms and 0 errors: "
