@@ -120,6 +120,24 @@ async def test_per_model_queue_bound_refuses_only_that_model(sqlite_url, local_s
         assert (await other).json()["top_k"][0]["label"] == "blue"
 
 
+async def test_a_request_whose_expected_wait_is_too_long_is_refused(sqlite_url, local_store, tmp_path):
+    async with serve(
+        database_url=sqlite_url, store=local_store, tmp_path=tmp_path, max_queue_wait_ms=300
+    ) as client:
+        model = await register(client, write_artifacts(local_store, run_id="r-1"))
+        token = (await new_token(client, model["id"]))["token"]
+        admission = client.app.state.server.admission
+        admission.cost(model["id"]).record_run(1, 0.2)  # as if each row had taken 200 ms to run
+        async with model_runs_blocked(client):
+            admitted = asyncio.create_task(predict(client, token, RED))  # expects 200 ms: admitted
+            await until(lambda: admission.in_flight == 1)
+            refused = await predict(client, token, RED)  # would wait about 400 ms behind it
+        assert (await admitted).status_code == 200
+    assert refused.status_code == 503
+    assert refused.json()["error"]["detail"]["reason"] == "expected_wait"
+    assert "retry-after" in refused.headers
+
+
 async def test_revocation_through_this_replica_takes_effect_at_once(client, served_model):
     model_id, token = served_model["model"]["id"], served_model["token"]
     assert (await predict(client, token["token"], RED)).status_code == 200  # now cached

@@ -62,6 +62,12 @@ class Settings(ServiceSettings):
     max_queue_per_model: int = Field(
         32, ge=1, description="admitted prediction requests per model; past it, 503 + Retry-After"
     )
+    max_queue_wait_ms: float = Field(
+        400,
+        ge=1,
+        description="refuse (503 + Retry-After) a request whose expected wait for its model, from the rows "
+        "already admitted and the model's measured cost per row, is longer",
+    )
     retry_after_s: int = Field(1, ge=1, le=60, description="Retry-After sent with an overload 503")
     token_cache_ttl_s: float = Field(
         1.0,

@@ -115,7 +115,7 @@ async def predict_batch(
         max_file_bytes=settings.max_image_bytes,
         max_files=settings.max_batch_files,
     )
-    with server.admission.slot(model.model_id):
+    with server.admission.slot(model.model_id, rows=len(images)):
         return await service.predict_many(
             server=server,
             model=model,

@@ -22,7 +22,7 @@ import numpy as np
 from common.contracts import ModelCard
 from common.store import ObjectStore
 
-from inference.predict.admission import Admission
+from inference.predict.admission import Admission, RowCost
 from inference.predict.auth import AuthorizedModel
 from inference.predict.batcher import Batcher
 from inference.predict.errors import ModelUnavailable
@@ -90,6 +90,7 @@ class ModelServer:
             max_in_flight=settings.max_in_flight,
             max_per_model=settings.max_queue_per_model,
             retry_after_s=settings.retry_after_s,
+            max_wait_s=settings.max_queue_wait_ms / 1000,
             on_reject=lambda reason: metrics.rejected.labels(reason).inc(),
         )
         self._batchers: dict[str, tuple[LoadedModel, Batcher]] = {}
@@ -131,6 +132,7 @@ class ModelServer:
 
     def evict(self, model_id: str) -> None:
         self.sessions.evict(model_id)
+        self.admission.forget(model_id)
         entry = self._batchers.get(model_id)
         if entry is not None and not entry[1].queued:
             del self._batchers[model_id]
@@ -148,13 +150,17 @@ class ModelServer:
                 executor=self._executor,
                 max_rows=self._settings.batch_max_rows,
                 max_wait_s=self._settings.batch_wait_ms / 1000,
-                on_batch=self._metrics.observe_batch,
+                on_batch=partial(self._observe_batch, self.admission.cost(loaded.model_id)),
                 pad_values=task_for(loaded.card).pad_values(loaded.card),
             )
             self._batchers[loaded.model_id] = (loaded, batcher)
             self._prune()
             return batcher
         return entry[1]
+
+    def _observe_batch(self, cost: RowCost, rows: int, seconds: float) -> None:
+        cost.record_run(rows, seconds)
+        self._metrics.observe_batch(rows, seconds)
 
     def _prune(self) -> None:
         """Forget batchers of models no longer loaded once they are idle."""

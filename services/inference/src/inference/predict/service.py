@@ -7,6 +7,7 @@ A task's request side calls ``classify`` with a blocking ``make_feeds(loaded) ->
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,7 +15,7 @@ from common.contracts import BatchPrediction, LabelScore, Prediction
 
 from inference.predict.auth import AuthorizedModel
 from inference.predict.errors import TopKTooLarge
-from inference.predict.feeds import Feeds
+from inference.predict.feeds import Feeds, rows
 from inference.predict.preprocessing import image_feeds
 from inference.predict.server import ModelServer
 from inference.predict.sessions import LoadedModel
@@ -47,7 +48,9 @@ async def classify(
 ) -> list[Prediction]:
     """One prediction per row of the feeds ``make_feeds`` builds (blocking; run in a worker thread)."""
     loaded = await server.load(model)
+    start = time.perf_counter()
     feeds = await asyncio.to_thread(make_feeds, loaded)
+    server.admission.cost(model.model_id).record_preprocess(rows(feeds), time.perf_counter() - start)
     probabilities = await server.probabilities(loaded, feeds)
     return [
         Prediction(model_id=model.model_id, top_k=rank(row, classes=loaded.classes, top_k=top_k))
