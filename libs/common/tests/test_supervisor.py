@@ -1,5 +1,6 @@
-"""The launcher's process rules with real processes: a child dies with its launcher, a dead service's
-leftovers are killed, and a crashing service is restarted with doubling backoff."""
+"""The launcher's process rules with real processes: a child dies with its launcher, and a crashing
+service is restarted with doubling backoff (killing a dead trainer's training process is in
+tests/edge/test_supervision.py)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ _PR_SET_PDEATHSIG = 1
 
 def die_with_parent() -> None:
     """``preexec_fn`` for a child process (Linux): it gets SIGTERM when the process that started it dies,
-    even by SIGKILL, so no service outlives its launcher unnoticed. Elsewhere a no-op."""
+    even by SIGKILL, so no service outlives its launcher unnoticed. Elsewhere a no-op. (Linux sends it
+    when the *thread* that started the child ends: start services from a thread that lives as long.)"""
     if not sys.platform.startswith("linux"):
         return
     try:
