@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: up test install test-deps web web-build web-deps lint bench clean images helm-env kustomize
+.PHONY: up test test-stress install test-deps web web-build web-deps lint bench clean images helm-env kustomize
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -56,6 +56,10 @@ kustomize: helm-env
 
 test: install test-deps helm-env web-deps web lint
 	uv run pytest $(PYTEST_ARGS)
+
+# The queue's full stress: 8 dispatchers x 200 runs, 20 workers killed mid-run (about 3 min on 2 cores).
+test-stress: install test-deps
+	TRAINYARD_STRESS_RUNS=200 TRAINYARD_STRESS_KILLS=20 uv run pytest tests/queue/test_workers.py
 
 lint: install
 	uv run ruff check .

@@ -141,6 +141,11 @@ class TrainingSpec(BaseModel):
     output_prefix: str
     config: dict[str, Any] = Field(default_factory=dict)
     report_url: str | None = Field(None, description="trainer endpoint that receives progress events")
+    attempt: int = Field(1, ge=1, description="which attempt of the run this process is")
+    instance_id: str | None = Field(None, description="the trainer instance that launched this attempt")
+    heartbeat_s: float | None = Field(
+        None, gt=0, description="report a heartbeat this often; the attempt's lease is a few beats long"
+    )
 
 
 def resized_size(width: int, height: int, *, shorter_side: int) -> tuple[int, int]:

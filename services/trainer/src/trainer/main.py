@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trainer.dispatcher import RunDispatcher
 from trainer.executors.local import LocalExecutor
-from trainer.runs.router import internal_router, router
+from trainer.runs.router import router, worker_router
 from trainer.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -59,7 +59,7 @@ def create_app(
     return create_service_app(
         settings=settings,
         title="Trainyard trainer",
-        routers=[router, internal_router],
+        routers=[router, worker_router],
         migrations_dir=MIGRATIONS,
         lifespan=lifespan,
         engine=engine,

@@ -1,24 +1,51 @@
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from common.settings import ServiceSettings, load_settings
-from pydantic import Field
+from pydantic import Field, model_validator
 
 
 class Settings(ServiceSettings):
     service_name = "trainer"
 
     executor: Literal["local"] = Field("local", description="where runs execute")
-    local_workers: int = Field(1, ge=1, le=16, description="concurrent local training processes")
+    local_workers: int = Field(1, ge=1, le=64, description="concurrent local training processes")
+    worker_command: list[str] = Field(
+        ["-m", "trainer.training"],
+        description="arguments after the Python interpreter that start one attempt (then --spec FILE)",
+    )
     max_attempts: int = Field(
         3, ge=1, le=10, description="a run that crashes is retried up to this many times"
     )
     dispatch_interval_s: float = Field(1.0, gt=0)
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=128,
+        description="names this trainer instance; runs it launched are recovered at once when an instance "
+        "with the same id starts (set it per replica when several share a host)",
+    )
+    lease_s: float = Field(
+        30.0, gt=0, description="a running attempt that reports nothing for this long is requeued"
+    )
+    heartbeat_s: float = Field(0.0, ge=0, description="worker heartbeat period; 0 = a third of lease_s")
+    run_deadline_s: int = Field(
+        24 * 3600, ge=60, description="an attempt's token expires, and a Job is stopped, after this long"
+    )
     worker_threads: int = Field(0, ge=0, description="torch threads per worker; 0 = all cores")
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> Settings:
+        if self.heartbeat_s == 0:
+            self.heartbeat_s = self.lease_s / 3
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError("heartbeat_s must be shorter than lease_s, or the lease runs out between beats")
+        return self
 
 
 @lru_cache

@@ -11,18 +11,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from common.contracts import INTERNAL_TOKEN_HEADER
 from trainer.training.reporting import HttpReporter
 
-TOKEN = "test-internal-token"
+TOKEN = "test-run-token"
 
 
 class EventSink(ThreadingHTTPServer):
     """A trainer API stand-in that records each POSTed event and the token header it came with."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, answer: int = 204) -> None:
         self.received: list[tuple[str | None, dict]] = []
         self.fail_first = fail_first
+        self.answer = answer
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,8 +32,8 @@ class EventSink(ThreadingHTTPServer):
                     sink.fail_first -= 1
                     self.send_response(503)
                 else:
-                    sink.received.append((self.headers.get(INTERNAL_TOKEN_HEADER), body))
-                    self.send_response(204)
+                    sink.received.append((self.headers.get("Authorization"), body))
+                    self.send_response(sink.answer)
                 self.end_headers()
 
             def log_message(self, *args) -> None:
@@ -52,7 +52,7 @@ def run_entrypoint(spec: dict, store_root: Path) -> subprocess.CompletedProcess:
         **os.environ,
         "TRAINYARD_STORE_BACKEND": "local",
         "TRAINYARD_STORE_ROOT": str(store_root),
-        "TRAINYARD_INTERNAL_TOKEN": TOKEN,
+        "TRAINYARD_RUN_TOKEN": TOKEN,
         "TRAINYARD_TRAINER_WORKER_THREADS": "2",
     }
     return subprocess.run(
@@ -64,7 +64,7 @@ def run_entrypoint(spec: dict, store_root: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_entrypoint_posts_events_with_the_internal_token_and_exits_0(store, spec_for):
+def test_entrypoint_posts_events_with_the_run_token_and_exits_0(store, spec_for):
     sink = EventSink()
     try:
         spec = spec_for("proc-ok", epochs=1).model_copy(update={"report_url": sink.url})
@@ -72,7 +72,7 @@ def test_entrypoint_posts_events_with_the_internal_token_and_exits_0(store, spec
     finally:
         sink.shutdown()
     assert done.returncode == 0, done.stderr[-2000:]
-    assert {token for token, _ in sink.received} == {TOKEN}
+    assert {token for token, _ in sink.received} == {f"Bearer {TOKEN}"}
     events = [event for _, event in sink.received]
     assert events[0] == {"type": "phase", "phase": "loading"}
     assert events[-1]["type"] == "succeeded"
@@ -102,7 +102,21 @@ def test_reporter_retries_a_briefly_unavailable_api():
         HttpReporter(url=sink.url, token=TOKEN, timeout_s=2, attempts=3, backoff_s=0)({"type": "phase"})
     finally:
         sink.shutdown()
-    assert sink.received == [(TOKEN, {"type": "phase"})]
+    assert sink.received == [(f"Bearer {TOKEN}", {"type": "phase"})]
+
+
+@pytest.mark.parametrize("status", [401, 409])
+def test_reporter_stops_the_worker_when_its_attempt_is_refused(status):
+    sink = EventSink(answer=status)
+    fenced: list[str] = []
+    try:
+        reporter = HttpReporter(
+            url=sink.url, token=TOKEN, timeout_s=2, attempts=3, backoff_s=0, on_fenced=fenced.append
+        )
+        reporter({"type": "epoch"})
+    finally:
+        sink.shutdown()
+    assert len(sink.received) == 1 and len(fenced) == 1  # no retry: a refused attempt stops at once
 
 
 def test_reporter_gives_up_quietly_when_the_api_is_down():

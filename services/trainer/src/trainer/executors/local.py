@@ -1,4 +1,8 @@
-"""Runs each training in its own local process (``python -m trainer.training --spec FILE``)."""
+"""Runs each attempt in its own local process (``python -m trainer.training --spec FILE``), N at a time.
+
+A worker exits when its trainer does (it watches its parent), so a restarted trainer never finds a live
+orphan writing to a run: it requeues the run, and the entrypoint resumes from the epoch checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.contracts import TrainingSpec
-
+from trainer.executors.base import RUN_TOKEN_ENV, Finished, Launch
 from trainer.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Finished:
-    run_id: str
-    attempt: int
-    returncode: int
-    log_path: Path
+EXIT_WITH_PARENT_ENV = "TRAINYARD_EXIT_WITH_PARENT"
 
 
 @dataclass
@@ -35,8 +32,9 @@ class _Launched:
 
 
 def training_env(settings: Settings) -> dict[str, str]:
-    """The training process gets the store and reporting settings explicitly, whatever built ours."""
-    env = dict(os.environ)
+    """The training process gets the store settings explicitly, whatever built ours; never the internal
+    token (its credential is the attempt's own token)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("INTERNAL_TOKEN")}
     env.update(
         {
             "TRAINYARD_STORE_BACKEND": settings.store_backend,
@@ -47,9 +45,9 @@ def training_env(settings: Settings) -> dict[str, str]:
             "TRAINYARD_S3_SECRET_KEY": settings.s3_secret_key,
             "TRAINYARD_S3_BUCKET": settings.s3_bucket,
             "TRAINYARD_S3_SECURE": str(settings.s3_secure).lower(),
-            "TRAINYARD_INTERNAL_TOKEN": settings.internal_token,
-            "TRAINYARD_ENVIRONMENT": settings.environment,
             "TRAINYARD_LOG_JSON": str(settings.log_json).lower(),
+            "TRAINYARD_ENVIRONMENT": settings.environment,
+            EXIT_WITH_PARENT_ENV: "1",
         }
     )
     if settings.s3_region:
@@ -67,65 +65,97 @@ def process_is_training(pid: int, run_id: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"trainer.training" in cmdline and run_id.encode() in cmdline
+    return run_id.encode() in cmdline
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 class LocalExecutor:
     name = "local"
+    cancels_across_instances = False
 
     def __init__(self, *, settings: Settings) -> None:
         self.settings = settings
         self.capacity = settings.local_workers
+        self.command = list(settings.worker_command)
         self.work_dir = settings.data_dir.resolve() / "work"
         self._launched: dict[str, _Launched] = {}
 
     def free_slots(self) -> int:
         return self.capacity - len(self._launched)
 
-    def running_ids(self) -> list[str]:
-        return list(self._launched)
+    def tracked(self) -> dict[str, int]:
+        return {run_id: launched.attempt for run_id, launched in self._launched.items()}
 
-    async def launch(self, spec: TrainingSpec, *, attempt: int) -> str:
-        spec_path, log_path = await asyncio.to_thread(self._write_spec, spec, attempt)
+    def pid_of(self, run_id: str) -> int | None:
+        launched = self._launched.get(run_id)
+        return launched.process.pid if launched else None
+
+    async def launch(self, launch: Launch) -> str:
+        spec_path, log_path = await asyncio.to_thread(self._write_spec, launch)
         out = await asyncio.to_thread(log_path.open, "ab")
+        env = training_env(self.settings) | {RUN_TOKEN_ENV: launch.token}
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "trainer.training",
+                *self.command,
                 "--spec",
                 str(spec_path),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
-                env=training_env(self.settings),
+                env=env,
             )
         finally:
             out.close()
-        self._launched[spec.run_id] = _Launched(spec.run_id, attempt, process, log_path)
-        log.info("run %s attempt %d started as pid %d", spec.run_id, attempt, process.pid)
+        run_id = launch.spec.run_id
+        self._launched[run_id] = _Launched(run_id, launch.attempt, process, log_path)
+        log.info("run %s attempt %d started as pid %d", run_id, launch.attempt, process.pid)
         return str(process.pid)
 
-    def _write_spec(self, spec: TrainingSpec, attempt: int) -> tuple[Path, Path]:
-        run_dir = self.work_dir / spec.run_id
+    def _write_spec(self, launch: Launch) -> tuple[Path, Path]:
+        # The spec path names the run, so an orphan process is recognisable by its command line.
+        run_dir = self.work_dir / launch.spec.run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        spec_path = run_dir / f"spec-{attempt}.json"
-        spec_path.write_text(spec.model_dump_json(indent=2))
-        return spec_path, run_dir / f"attempt-{attempt}.log"
+        spec_path = run_dir / f"spec-{launch.attempt}.json"
+        spec_path.write_text(launch.spec.model_dump_json(indent=2))
+        return spec_path, run_dir / f"attempt-{launch.attempt}.log"
 
-    def collect_finished(self) -> list[Finished]:
-        done = [launched for launched in self._launched.values() if launched.process.returncode is not None]
+    def log_path(self, run_id: str, attempt: int) -> Path:
+        return self.work_dir / run_id / f"attempt-{attempt}.log"
+
+    async def poll(self) -> list[Finished]:
+        done = [x for x in self._launched.values() if x.process.returncode is not None]
+        finished = []
         for launched in done:
             del self._launched[launched.run_id]
-        return [Finished(d.run_id, d.attempt, d.process.returncode, d.log_path) for d in done]
+            code = launched.process.returncode
+            reason = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+            tail = await asyncio.to_thread(log_tail, launched.log_path)
+            finished.append(Finished(launched.run_id, launched.attempt, code, reason, tail))
+        return finished
 
-    async def stop(self, run_id: str) -> None:
+    async def cancel(self, run_id: str, attempt: int, ref: str | None) -> None:
         launched = self._launched.get(run_id)
-        if launched and launched.process.returncode is None:
-            launched.process.terminate()
+        if launched is not None and launched.attempt == attempt:
+            if launched.process.returncode is None:
+                # SIGKILL, not SIGTERM: it also stops a process that is itself stopped (SIGSTOP).
+                launched.process.kill()
+            return
+        self._kill_orphan(run_id, ref)
 
-    def kill_orphan(self, run_id: str, ref: str | None) -> None:
-        """A process left by an earlier trainer instance: stop it before the run is requeued."""
+    async def adopt(self, run_id: str, attempt: int, ref: str | None) -> bool:
+        """A local process cannot be re-parented to a new trainer; an orphan still alive is stopped so the
+        run can be requeued safely."""
+        self._kill_orphan(run_id, ref)
+        return False
+
+    def _kill_orphan(self, run_id: str, ref: str | None) -> None:
         if not ref or not ref.isdigit() or not process_is_training(int(ref), run_id):
             return
         with contextlib.suppress(ProcessLookupError):
@@ -142,10 +172,3 @@ class LocalExecutor:
             except TimeoutError:
                 launched.process.kill()
         self._launched.clear()
-
-    @staticmethod
-    def log_tail(path: Path, lines: int = 20) -> str:
-        try:
-            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""

@@ -160,7 +160,7 @@ def _reporter(report_url: str | None):
     settings = TrainingSettings()
     return HttpReporter(
         url=report_url,
-        token=settings.internal_token,
+        token=settings.run_token,
         timeout_s=settings.report_timeout_s,
         attempts=settings.report_attempts,
     )

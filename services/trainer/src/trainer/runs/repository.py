@@ -1,21 +1,48 @@
-"""Every query on runs. Callers own the transaction: nothing here commits."""
+"""Every query on runs and their attempts. Callers own the transaction: nothing here commits.
+
+Every change to a running run is a compare-and-set on (status, attempt): of two writers racing for the
+same run (two dispatchers, a stale worker and a new one, a user's cancel and a settle), exactly one wins.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trainer.runs.models import Run
+from trainer.runs.models import Run, RunAttempt
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def aware(stamp: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Claim:
+    run: Run
+    attempt: RunAttempt
+    token: str  # plaintext, handed to the worker once; only its hash is stored
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 async def add_run(session: AsyncSession, run: Run) -> Run:
@@ -31,7 +58,13 @@ async def get_owned_run(session: AsyncSession, *, owner: str, run_id: str) -> Ru
 
 
 async def get_run(session: AsyncSession, *, run_id: str) -> Run | None:
-    return await session.get(Run, run_id)
+    return await session.get(Run, run_id, populate_existing=True)
+
+
+async def get_by_idempotency_key(session: AsyncSession, *, owner: str, key: str) -> Run | None:
+    return (
+        await session.execute(select(Run).where(Run.owner == owner, Run.idempotency_key == key))
+    ).scalar_one_or_none()
 
 
 async def list_owned_runs(
@@ -49,14 +82,27 @@ async def list_owned_runs(
     return rows.all(), total
 
 
-async def claim_next_run(session: AsyncSession, *, executor: str) -> Run | None:
-    """Move the oldest queued run to running and count the attempt; None when the queue is empty.
+async def queue_position(session: AsyncSession, run: Run) -> int | None:
+    """1 for the next run to be claimed; None unless queued."""
+    if run.status != "queued":
+        return None
+    ahead = await session.execute(
+        select(func.count()).select_from(Run).where(Run.status == "queued", Run.created_at < run.created_at)
+    )
+    return ahead.scalar_one() + 1
 
-    The conditional UPDATE makes the claim atomic: of two dispatchers racing for the same row,
-    only one sees rowcount 1 (Postgres also skips rows another transaction has locked).
+
+async def claim_next_run(
+    session: AsyncSession, *, executor: str, instance_id: str, lease_s: float, token_ttl_s: float
+) -> Claim | None:
+    """Move the oldest queued run to running, count the attempt, take a lease and mint the attempt's token.
+
+    None when the queue is empty. The conditional UPDATE makes the claim atomic: of two dispatchers
+    racing for the same row, only one sees rowcount 1 (Postgres also skips rows another transaction
+    has locked, so racing dispatchers take different rows instead of colliding).
     """
     candidate = select(Run.id).where(Run.status == "queued").order_by(Run.created_at).limit(1)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if _is_postgres(session):
         candidate = candidate.with_for_update(skip_locked=True)
     run_id = (await session.execute(candidate)).scalar_one_or_none()
     if run_id is None:
@@ -71,6 +117,8 @@ async def claim_next_run(session: AsyncSession, *, executor: str) -> Run | None:
             # The first attempt's start: a retry keeps it (the run's duration spans every attempt).
             started_at=func.coalesce(Run.started_at, stamp),
             heartbeat_at=stamp,
+            lease_expires_at=stamp + timedelta(seconds=lease_s),
+            instance_id=instance_id,
             executor=executor,
             executor_ref=None,
             error=None,
@@ -79,20 +127,128 @@ async def claim_next_run(session: AsyncSession, *, executor: str) -> Run | None:
     )
     if result.rowcount != 1:
         return None
-    run = await session.get(Run, run_id, populate_existing=True)
-    return run
+    run = await get_run(session, run_id=run_id)
+    assert run is not None
+    # A claimed run says so at once; the worker's first event replaces it within a second or two.
+    run.progress = {"type": "phase", "phase": "starting", "attempt": run.attempts}
+    token = secrets.token_urlsafe(32)
+    attempt = RunAttempt(
+        run_id=run.id,
+        attempt=run.attempts,
+        instance_id=instance_id,
+        token_hash=hash_token(token),
+        executor=executor,
+        started_at=stamp,
+        expires_at=stamp + timedelta(seconds=token_ttl_s),
+    )
+    session.add(attempt)
+    await session.flush()
+    return Claim(run=run, attempt=attempt, token=token)
 
 
-async def runs_in_status(session: AsyncSession, *, status: str, executor: str | None = None) -> Sequence[Run]:
+async def current_attempt_for_token(
+    session: AsyncSession, *, run_id: str, token: str
+) -> tuple[Run, RunAttempt] | None:
+    """The run and attempt a worker's token belongs to, or None for a token of no attempt of this run."""
+    found = (
+        await session.execute(
+            select(RunAttempt).where(RunAttempt.run_id == run_id, RunAttempt.token_hash == hash_token(token))
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        return None
+    run = await get_run(session, run_id=run_id)
+    return (run, found) if run is not None else None
+
+
+async def get_attempt(session: AsyncSession, *, run_id: str, attempt: int) -> RunAttempt | None:
+    return await session.get(RunAttempt, (run_id, attempt))
+
+
+async def renew_lease(session: AsyncSession, *, run_id: str, attempt: int, lease_s: float) -> bool:
+    stamp = now()
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == "running", Run.attempts == attempt)
+        .values(heartbeat_at=stamp, lease_expires_at=stamp + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    attempt: int,
+    status: str,
+    outcome: str | None = None,
+    **values: Any,
+) -> bool:
+    """Compare-and-set a running run's attempt to a new status; False when someone else got there first."""
+    stamp = now()
+    if status in TERMINAL:
+        values.setdefault("finished_at", stamp)
+    if status != "running":
+        values.setdefault("lease_expires_at", None)
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == "running", Run.attempts == attempt)
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    await session.execute(
+        update(RunAttempt)
+        .where(RunAttempt.run_id == run_id, RunAttempt.attempt == attempt)
+        .values(ended_at=stamp, outcome=outcome or values.get("error") or status)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def cancel_queued(session: AsyncSession, *, run_id: str) -> bool:
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == "queued")
+        .values(status="cancelled", error="cancelled by the user", finished_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def expired_leases(session: AsyncSession, *, limit: int = 50) -> list[str]:
+    """Ids of running runs whose lease ran out: their worker stopped reporting, whoever launched it."""
+    query = (
+        select(Run.id)
+        .where(Run.status == "running", Run.lease_expires_at < now())
+        .order_by(Run.lease_expires_at)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
+async def lock_expired(session: AsyncSession, *, run_id: str) -> Run | None:
+    """The run if its lease is still expired, locked until commit on Postgres (None when another
+    instance holds it or it moved on)."""
+    query = select(Run).where(Run.id == run_id, Run.status == "running", Run.lease_expires_at < now())
+    if _is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def runs_in_status(
+    session: AsyncSession, *, status: str, executor: str | None = None, instance_id: str | None = None
+) -> Sequence[Run]:
     query = select(Run).where(Run.status == status)
     if executor is not None:
         query = query.where(Run.executor == executor)
+    if instance_id is not None:
+        query = query.where(Run.instance_id == instance_id)
     return (await session.execute(query.order_by(Run.created_at))).scalars().all()
 
 
-def finish(run: Run, *, status: str, error: str | None = None, **values: Any) -> None:
-    run.status = status
-    run.error = error
-    run.finished_at = now()
-    for key, value in values.items():
-        setattr(run, key, value)
+async def delete_run(session: AsyncSession, run: Run) -> None:
+    await session.delete(run)
+    await session.flush()

@@ -13,7 +13,7 @@ from common.store import ObjectNotFound
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from trainer.runs import repository, service
+from trainer.runs import repository, service, worker_events
 
 # By suffix, not ``mimetypes``: the system's table maps ".pt" to a game-console format
 # (application/vnd.snesdev-page-table) and differs between machines.
@@ -109,24 +109,24 @@ async def get_artifact(
     return StreamingResponse(chunks(), media_type=media, headers=headers)
 
 
-internal_router = APIRouter(dependencies=[InternalDep], tags=["internal"])
+worker_router = APIRouter(tags=["worker"])
 
 
-@internal_router.post("/internal/runs/{run_id}/events")
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@worker_router.post("/internal/runs/{run_id}/events", status_code=204)
 async def post_event(
-    run_id: ResourceId,
-    event: dict[str, Any],
-    session: SessionDep,
-    store: StoreDep,
-    request: Request,
-    attempt: int | None = None,
-) -> dict[str, bool]:
-    applied = await service.record_event(
+    run_id: ResourceId, event: dict[str, Any], session: SessionDep, request: Request
+) -> None:
+    """A training process reports progress with its attempt's token (``Authorization: Bearer``).
+    401: not a token of this run; 409: the attempt was superseded and the worker must stop."""
+    await worker_events.record_event(
         session,
         run_id=run_id,
-        attempt=attempt,
+        token=bearer_token(request),
         event=event,
-        store=store,
-        inference=request.app.state.inference,
+        lease_s=request.app.state.settings.lease_s,
     )
-    return {"applied": applied}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
 
 from common.clients import DatasetClient, InferenceClient
 from common.contracts import ModelCard, ModelRegister, RunCreate, RunOut, run_prefix
 from common.errors import Conflict, NotFound, Unprocessable
-from common.store import ObjectNotFound, ObjectStore
+from common.store import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.runs import repository as repo
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 
 CARD_NAME = "model_card.json"
 ONNX_NAME = "model.onnx"
-HISTORY_LIMIT = 500
 
 
 def to_out(run: Run) -> RunOut:
@@ -69,55 +67,33 @@ async def get_owned(session: AsyncSession, *, owner: str, run_id: str) -> Run:
 
 
 async def cancel_run(session: AsyncSession, *, owner: str, run_id: str) -> Run:
+    """A queued run ends here; a running one ends here too (compare-and-set on its attempt), and the
+    dispatcher that runs it stops its process on its next tick."""
     run = await get_owned(session, owner=owner, run_id=run_id)
     if run.status in repo.TERMINAL:
         raise Conflict(f"run {run_id} already {run.status}; nothing to cancel")
-    repo.finish(run, status="cancelled", error="cancelled by the user")
+    if run.status == "queued":
+        done = await repo.cancel_queued(session, run_id=run_id)
+    else:
+        done = await repo.transition(
+            session, run_id=run_id, attempt=run.attempts, status="cancelled", error="cancelled by the user"
+        )
+    run = await get_owned(session, owner=owner, run_id=run_id)
+    await session.refresh(run)
+    if not done and run.status != "cancelled":
+        raise Conflict(f"run {run_id} changed state to {run.status} meanwhile; look at it again")
     return run
 
 
-async def record_event(
-    session: AsyncSession,
-    *,
-    run_id: str,
-    attempt: int | None,
-    event: dict[str, Any],
-    store: ObjectStore,
-    inference: InferenceClient,
+async def settle_succeeded(
+    session: AsyncSession, run: Run, *, attempt: int, store: ObjectStore, inference: InferenceClient
 ) -> bool:
-    """Apply one event from a training process.
-
-    Returns False when it no longer applies (stale or finished)."""
-    run = await repo.get_run(session, run_id=run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id!r}")
-    if run.status != "running" or (attempt is not None and attempt != run.attempts):
-        return False
-    run.heartbeat_at = repo.now()
-    kind = event.get("type")
-    if kind == "succeeded":
-        await finish_succeeded(run, store=store, inference=inference)
-    elif kind == "failed":
-        repo.finish(run, status="failed", error=str(event.get("error") or "training failed"))
-    else:
-        run.progress = {**event, "attempt": run.attempts}
-        if kind == "epoch":
-            history = [*run.metrics.get("history", []), {k: v for k, v in event.items() if k != "type"}]
-            run.metrics = {**run.metrics, "history": history[-HISTORY_LIMIT:]}
-    return True
-
-
-async def finish_succeeded(run: Run, *, store: ObjectStore, inference: InferenceClient) -> None:
-    """Read the model card the training process wrote, register the model, and close the run.
+    """Read the model card the attempt wrote, register the model (idempotent per run), close the run.
 
     Works from the stored artifacts alone, so a run whose final event was lost is finished the same way.
     """
     card_key = run.artifacts_prefix + CARD_NAME
-    try:
-        raw = await asyncio.to_thread(store.get_bytes, card_key)
-    except ObjectNotFound:
-        repo.finish(run, status="failed", error="training ended without writing a model card")
-        return
+    raw = await asyncio.to_thread(store.get_bytes, card_key)
     card = ModelCard.model_validate_json(raw)
     model = await inference.register_model(
         owner=run.owner,
@@ -128,13 +104,16 @@ async def finish_succeeded(run: Run, *, store: ObjectStore, inference: Inference
             card_key=card_key,
         ),
     )
-    repo.finish(
-        run,
+    return await repo.transition(
+        session,
+        run_id=run.id,
+        attempt=attempt,
         status="succeeded",
         model_id=model.id,
         val_accuracy=card.val_accuracy,
         metrics={**run.metrics, **card.metrics},
         progress={**run.progress, "type": "succeeded"},
+        error=None,
     )
 
 

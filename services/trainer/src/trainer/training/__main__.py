@@ -60,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     reporter = (
         HttpReporter(
             url=spec.report_url,
-            token=settings.internal_token,
+            token=settings.run_token,
             timeout_s=settings.report_timeout_s,
             attempts=settings.report_attempts,
         )
         if spec.report_url
         else PrintReporter()
     )
+    if spec.heartbeat_s:
+        reporter.start_heartbeat(spec.heartbeat_s, exit_with_parent=settings.exit_with_parent)
     try:
         parse_run_config(spec.config)  # a bad config fails before torch is even imported
         from trainer.training.run import run_training

@@ -4,31 +4,65 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 
 import httpx
-from common.contracts import INTERNAL_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 
+# The exit status of a worker whose attempt was superseded (EX_TEMPFAIL): it stops before writing more.
+FENCED_EXIT = 75
+# 409: this attempt is no longer the run's current one. 401: its token is not (or no longer) valid.
+FENCED_STATUSES = (401, 409)
+
+
+def exit_fenced(reason: str) -> None:
+    log.error("stopping: %s", reason)
+    logging.shutdown()
+    os._exit(FENCED_EXIT)
+
 
 class HttpReporter:
-    """POSTs each event as JSON. Retries a few times with backoff; a lost event is logged, never raised:
-    a trainer API that is briefly down must not kill a training run (the artifacts carry the result)."""
+    """POSTs each event as JSON with the attempt's own token. Retries a few times with backoff; a lost
+    event is logged, never raised: a trainer API that is briefly down must not kill a training run (the
+    artifacts carry the result). An answer that the attempt was superseded stops the process at once
+    (``on_fenced``), so a worker that was paused past its lease cannot overwrite its successor's work."""
 
     def __init__(
-        self, *, url: str, token: str, timeout_s: float, attempts: int, backoff_s: float = 0.5
+        self,
+        *,
+        url: str,
+        token: str,
+        timeout_s: float,
+        attempts: int,
+        backoff_s: float = 0.5,
+        on_fenced: Callable[[str], None] = exit_fenced,
     ) -> None:
         self.url = url
         self.attempts = attempts
         self.backoff_s = backoff_s
-        self.client = httpx.Client(timeout=timeout_s, headers={INTERNAL_TOKEN_HEADER: token})
+        self.on_fenced = on_fenced
+        self.client = httpx.Client(timeout=timeout_s, headers={"Authorization": f"Bearer {token}"})
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     def __call__(self, event: dict) -> None:
+        with self._lock:  # the heartbeat thread shares the client
+            self._post(event)
+
+    def _post(self, event: dict) -> None:
+        reason = "no attempt made"
         for attempt in range(1, self.attempts + 1):
             try:
                 response = self.client.post(self.url, json=event)
+                if response.status_code in FENCED_STATUSES:
+                    self.on_fenced(f"the trainer refused this attempt ({response.text[:200]})")
+                    return
                 if response.status_code < 500:
                     if response.is_error:
                         log.warning(
@@ -45,7 +79,26 @@ class HttpReporter:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
         log.warning("dropped event %s after %d attempts: %s", event.get("type"), self.attempts, reason)
 
+    def start_heartbeat(self, interval_s: float, *, exit_with_parent: bool = False) -> None:
+        """Renew the attempt's lease every ``interval_s`` while the process lives, even when training is
+        busy in one long step. With ``exit_with_parent`` (a local worker) the process also ends when the
+        trainer that started it is gone, so no orphan outlives a restart."""
+        parent = os.getppid()
+
+        def beat() -> None:
+            while not self._stop.wait(interval_s):
+                if exit_with_parent and os.getppid() != parent:
+                    self.on_fenced("the trainer that started this worker is gone")
+                    return
+                self({"type": "heartbeat"})
+
+        self._beat = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        self._beat.start()
+
     def close(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
         self.client.close()
 
 
@@ -54,6 +107,9 @@ class PrintReporter:
 
     def __call__(self, event: dict) -> None:
         print(json.dumps(event), file=sys.stdout, flush=True)
+
+    def start_heartbeat(self, interval_s: float, *, exit_with_parent: bool = False) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -18,6 +18,21 @@ class TrainingSettings(ServiceSettings):
         4, ge=1, le=20, description="tries per progress event before giving up on it"
     )
 
+    run_token: str = Field(
+        "",
+        validation_alias="TRAINYARD_RUN_TOKEN",
+        description="this attempt's own credential for its events (set by the executor)",
+    )
+    exit_with_parent: bool = Field(
+        False,
+        validation_alias="TRAINYARD_EXIT_WITH_PARENT",
+        description="a local worker ends when the trainer that started it is gone",
+    )
+
+    def _missing_secrets(self) -> list[str]:
+        # A worker never holds the shared internal token: its credential is its attempt's own token.
+        return [name for name in super()._missing_secrets() if name != "internal_token"]
+
     @field_validator("weights_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
