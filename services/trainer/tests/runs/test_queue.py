@@ -43,22 +43,30 @@ def make_run(*, owner: str = "alice", age_s: int = 0, status: str = "queued") ->
     )
 
 
+async def claim_one_run(session):
+    return await repo.claim_next_run(
+        session, executor="local", instance_id="test", lease_s=30, token_ttl_s=3600
+    )
+
+
 async def test_claim_takes_the_oldest_queued_run_and_counts_the_attempt(maker):
     async with maker() as session:
         newer, older = make_run(age_s=1), make_run(age_s=10)
         session.add_all([newer, older, make_run(age_s=20, status="succeeded")])
         await session.commit()
     async with maker() as session:
-        claimed = await repo.claim_next_run(session, executor="local")
+        claim = await claim_one_run(session)
         await session.commit()
+    claimed = claim.run
     assert claimed.id == older.id
+    assert claim.attempt.token_hash == repo.hash_token(claim.token) != claim.token
     assert (claimed.status, claimed.attempts, claimed.executor) == ("running", 1, "local")
     assert claimed.started_at is not None
 
 
 async def test_claim_on_an_empty_queue_returns_none(maker):
     async with maker() as session:
-        assert await repo.claim_next_run(session, executor="local") is None
+        assert await claim_one_run(session) is None
 
 
 async def test_concurrent_claims_never_take_the_same_run(maker):
@@ -68,9 +76,9 @@ async def test_concurrent_claims_never_take_the_same_run(maker):
 
     async def claim_one():
         async with maker() as session:
-            run = await repo.claim_next_run(session, executor="local")
+            claim = await claim_one_run(session)
             await session.commit()
-            return run.id if run else None
+            return claim.run.id if claim else None
 
     claimed = [c for c in await asyncio.gather(*(claim_one() for _ in range(8))) if c]
     assert len(claimed) == len(set(claimed))
