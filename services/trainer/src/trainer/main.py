@@ -15,11 +15,20 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trainer.dispatcher import RunDispatcher
+from trainer.executors.base import Executor
 from trainer.executors.local import LocalExecutor
 from trainer.runs.router import router, worker_router
 from trainer.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def build_executor(settings: Settings) -> Executor:
+    if settings.executor == "kubernetes":
+        from trainer.executors.kubernetes.executor import KubernetesExecutor
+
+        return KubernetesExecutor(settings=settings)
+    return LocalExecutor(settings=settings)
 
 
 def create_app(
@@ -36,7 +45,7 @@ def create_app(
         client_args = {"internal_token": settings.internal_token, "timeout": settings.http_timeout_s}
         app.state.datasets = DatasetClient(settings.dataset_url, **client_args)
         app.state.inference = InferenceClient(settings.inference_url, **client_args)
-        executor = LocalExecutor(settings=settings)
+        executor = build_executor(settings)
         app.state.dispatcher = RunDispatcher(
             settings=settings,
             sessionmaker=app.state.sessionmaker,

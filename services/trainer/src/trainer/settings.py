@@ -8,11 +8,18 @@ from typing import Literal
 from common.settings import ServiceSettings, load_settings
 from pydantic import Field, model_validator
 
+from trainer.executors.kubernetes.settings import KubernetesSettings
+
 
 class Settings(ServiceSettings):
     service_name = "trainer"
 
-    executor: Literal["local"] = Field("local", description="where runs execute")
+    executor: Literal["local", "kubernetes"] = Field(
+        "local", description="where runs execute: local worker processes, or one Kubernetes Job per attempt"
+    )
+    kubernetes: KubernetesSettings = Field(
+        default_factory=KubernetesSettings, description="the Jobs' settings (TRAINYARD_TRAINER_KUBERNETES__*)"
+    )
     local_workers: int = Field(1, ge=1, le=64, description="concurrent local training processes")
     worker_command: list[str] = Field(
         ["-m", "trainer.training"],

@@ -75,7 +75,10 @@ def job_state(event_type: str, job: client.V1Job) -> JobState:
             return JobState(ended=True, succeeded=True, reason="Job complete")
         if condition.type == "Failed":
             why = condition.reason or "Failed"
-            return JobState(ended=True, reason=f"Job failed: {why}" + (f" ({condition.message})" if condition.message else ""))
+            return JobState(
+                ended=True,
+                reason=f"Job failed: {why}" + (f" ({condition.message})" if condition.message else ""),
+            )
     return JobState(ended=False)
 
 

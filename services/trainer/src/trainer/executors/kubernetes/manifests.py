@@ -157,7 +157,7 @@ def build_job(template: JobTemplate, *, spec: TrainingSpec, attempt: int, instan
             "ttlSecondsAfterFinished": template.ttl_after_finished_s,
             "podFailurePolicy": {
                 "rules": [
-                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
                     {
                         "action": "FailJob",
                         "onExitCodes": {
@@ -185,7 +185,13 @@ def build_token_secret(
     }
     if job_uid:
         metadata["ownerReferences"] = [
-            {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job_uid, "blockOwnerDeletion": False}
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": name,
+                "uid": job_uid,
+                "blockOwnerDeletion": False,
+            }
         ]
     return {
         "apiVersion": "v1",

@@ -29,7 +29,9 @@ class KubernetesSettings(BaseModel):
     image_pull_policy: str = "IfNotPresent"
     command: list[str] = Field(["python", "-m", "trainer.training"])
     service_account: str | None = None
-    kubeconfig: Path | None = Field(None, description="outside a cluster; inside one the pod's account is used")
+    kubeconfig: Path | None = Field(
+        None, description="outside a cluster; inside one the pod's account is used"
+    )
     context: str | None = None
     max_jobs: int = Field(8, ge=1, le=1000, description="Jobs of this trainer instance running at once")
     cpu_request: str = "1"

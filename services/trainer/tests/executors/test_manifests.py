@@ -1,0 +1,154 @@
+"""The Job builders, table-driven: each case's manifest passes kubernetes-validate in strict mode and
+carries what the operator chose."""
+
+from __future__ import annotations
+
+import json
+
+import kubernetes_validate
+import pytest
+from common.contracts import TrainingSpec
+from trainer.executors.kubernetes.manifests import (
+    JobTemplate,
+    Resources,
+    SecretEnv,
+    Toleration,
+    build_job,
+    build_token_secret,
+    job_name,
+    label_value,
+)
+
+K8S_VERSION = "1.33"
+RUN_ID = "0123456789abcdef0123456789abcdef"
+SPEC = TrainingSpec(
+    run_id=RUN_ID,
+    owner="alice",
+    dataset_id="d1",
+    manifest_key="datasets/d1/manifest.json",
+    output_prefix=f"runs/{RUN_ID}/",
+    report_url=f"http://trainer:8002/internal/runs/{RUN_ID}/events",
+    attempt=2,
+    heartbeat_s=10,
+)
+BASE = JobTemplate(namespace="trainyard", image="registry.example/trainer:1.0")
+
+
+def container(job: dict) -> dict:
+    return job["spec"]["template"]["spec"]["containers"][0]
+
+
+def pod(job: dict) -> dict:
+    return job["spec"]["template"]["spec"]
+
+
+CASES = [
+    pytest.param(
+        BASE,
+        lambda job: (
+            container(job)["resources"]
+            == {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"memory": "8Gi"}}
+            and "nodeSelector" not in pod(job)
+            and "tolerations" not in pod(job)
+        ),
+        id="cpu-defaults",
+    ),
+    pytest.param(
+        JobTemplate(
+            namespace="gpu",
+            image="registry.example/trainer:1.0-cuda",
+            resources=Resources(cpu_request="8", memory_request="32Gi", memory_limit="64Gi", gpus=4),
+            node_selector={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+            tolerations=(Toleration("nvidia.com/gpu", effect="NoSchedule"),),
+        ),
+        lambda job: (
+            container(job)["resources"]["limits"] == {"memory": "64Gi", "nvidia.com/gpu": "4"}
+            and pod(job)["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+            and pod(job)["tolerations"]
+            == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+        ),
+        id="gpu-node",
+    ),
+    pytest.param(
+        JobTemplate(
+            namespace="trainyard",
+            image="trainer:dev",
+            env={"TRAINYARD_STORE_BACKEND": "s3", "TRAINYARD_S3_BUCKET": "runs"},
+            secret_env=(SecretEnv("TRAINYARD_S3_SECRET_KEY", "trainyard-s3", "secret-key"),),
+            service_account="trainyard-training",
+        ),
+        lambda job: (
+            {"name": "TRAINYARD_S3_BUCKET", "value": "runs"} in container(job)["env"]
+            and {
+                "name": "TRAINYARD_S3_SECRET_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "trainyard-s3", "key": "secret-key"}},
+            }
+            in container(job)["env"]
+            and pod(job)["serviceAccountName"] == "trainyard-training"
+        ),
+        id="secrets-by-reference",
+    ),
+    pytest.param(
+        JobTemplate(namespace="t", image="trainer:dev", active_deadline_s=600, ttl_after_finished_s=0),
+        lambda job: (
+            job["spec"]["activeDeadlineSeconds"] == 600 and job["spec"]["ttlSecondsAfterFinished"] == 0
+        ),
+        id="deadline-and-ttl",
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "check"), CASES)
+def test_the_job_is_valid_and_carries_the_operators_choices(template, check):
+    job = build_job(template, spec=SPEC, attempt=2, instance_id="trainer-7d9f")
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    assert check(job)
+
+
+def test_every_job_leaves_retries_to_the_queue_and_is_selectable_by_run():
+    job = build_job(BASE, spec=SPEC, attempt=2, instance_id="trainer-7d9f")
+    assert job["metadata"]["name"] == job_name(RUN_ID, 2) == f"trainyard-{RUN_ID}-2"
+    assert job["spec"]["backoffLimit"] == 0
+    assert pod(job)["restartPolicy"] == "Never"
+    labels = job["metadata"]["labels"]
+    assert labels["trainyard.dev/run-id"] == RUN_ID and labels["trainyard.dev/attempt"] == "2"
+    assert job["spec"]["template"]["metadata"]["labels"] == labels
+    rules = job["spec"]["podFailurePolicy"]["rules"]
+    assert rules[0] == {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    }
+    assert rules[1]["action"] == "FailJob" and rules[1]["onExitCodes"]["values"] == [1, 75]
+
+
+def test_the_spec_travels_whole_and_the_token_only_by_secret_reference():
+    job = build_job(BASE, spec=SPEC, attempt=2, instance_id="i")
+    command = container(job)["command"]
+    assert command[:4] == ["python", "-m", "trainer.training", "--spec-json"]
+    assert TrainingSpec.model_validate(json.loads(command[4])) == SPEC
+    token_env = next(e for e in container(job)["env"] if e["name"] == "TRAINYARD_RUN_TOKEN")
+    assert token_env["valueFrom"]["secretKeyRef"] == {"name": job_name(RUN_ID, 2), "key": "token"}
+    assert "INTERNAL_TOKEN" not in json.dumps(job)
+
+
+def test_the_token_secret_is_owned_by_its_job():
+    secret = build_token_secret(
+        namespace="trainyard", run_id=RUN_ID, attempt=2, instance_id="i", token="s3cret", job_uid="uid-1"
+    )
+    kubernetes_validate.validate(secret, K8S_VERSION, strict=True)
+    assert secret["stringData"] == {"token": "s3cret"}
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("trainer-0", "trainer-0"),
+        ("pod.name_1", "pod.name_1"),
+        ("-x/y:z-", "x-y-z"),
+        ("é" * 70, "unknown"),
+        ("a" * 80, "a" * 63),
+    ],
+)
+def test_label_values_are_made_valid(raw, expected):
+    assert label_value(raw) == expected
