@@ -110,6 +110,8 @@ def test_every_job_leaves_retries_to_the_queue_and_is_selectable_by_run():
     assert job["metadata"]["name"] == job_name(RUN_ID, 2) == f"trainyard-{RUN_ID}-2"
     assert job["spec"]["backoffLimit"] == 0
     assert pod(job)["restartPolicy"] == "Never"
+    assert pod(job)["securityContext"]["runAsNonRoot"] is True
+    assert container(job)["securityContext"]["readOnlyRootFilesystem"] is True
     labels = job["metadata"]["labels"]
     assert labels["trainyard.dev/run-id"] == RUN_ID and labels["trainyard.dev/attempt"] == "2"
     assert job["spec"]["template"]["metadata"]["labels"] == labels

@@ -18,6 +18,7 @@ LABEL_RUN = "trainyard.dev/run-id"
 LABEL_ATTEMPT = "trainyard.dev/attempt"
 LABEL_INSTANCE = "trainyard.dev/instance"
 TOKEN_KEY = "token"
+RUN_AS_USER = 10001  # the images' non-root user (services/*/Dockerfile)
 # The entrypoint's exits that retrying the pod cannot fix: 1 = training failed (it reported why),
 # 75 = the attempt was superseded.
 FINAL_EXIT_CODES = (1, 75)
@@ -134,12 +135,26 @@ def build_job(template: JobTemplate, *, spec: TrainingSpec, attempt: int, instan
         "command": [*template.command, "--spec-json", spec.model_dump_json()],
         "env": env,
         "resources": _resources(template.resources),
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        # Pod Security "restricted": no privilege, read-only root, scratch space on /tmp only.
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     pod_spec: dict = {
         "restartPolicy": "Never",
         "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
         "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     if template.service_account:
         pod_spec["serviceAccountName"] = template.service_account
