@@ -34,7 +34,7 @@ def cluster(tmp_path):
         yield server
 
 
-def k8s_dispatcher(world, cluster, *, instance_id: str = "trainer-0", **overrides) -> RunDispatcher:
+def k8s_dispatcher(cluster, world, *, instance_id: str = "trainer-0", **overrides) -> RunDispatcher:
     settings = world.settings(
         executor="kubernetes",
         instance_id=instance_id,
@@ -112,7 +112,7 @@ async def test_a_job_that_completes_settles_the_run_as_succeeded(cluster, world)
 
 
 async def test_a_failed_job_is_requeued_then_fails_with_its_reason_and_log(cluster, world):
-    dispatcher = k8s_dispatcher(world, cluster, max_attempts=2)
+    dispatcher = k8s_dispatcher(cluster, world, max_attempts=2)
     run_id, name = await launched(world, cluster, dispatcher)
     cluster.cluster.start(name, namespace=NS)
     cluster.cluster.fail(name, namespace=NS, exit_code=137, reason="PodFailurePolicy", log="OOMKilled")
@@ -170,7 +170,7 @@ async def test_a_restarted_trainer_requeues_a_run_whose_job_is_gone(cluster, wor
 
 
 async def test_an_invalid_job_is_refused_by_the_api_and_the_run_says_why(cluster, world):
-    dispatcher = k8s_dispatcher(world, cluster, max_attempts=1)
+    dispatcher = k8s_dispatcher(cluster, world, max_attempts=1)
     dispatcher.executor.template = dispatcher.executor.template.__class__(
         **{**dispatcher.executor.template.__dict__, "image_pull_policy": 42}
     )

@@ -26,7 +26,7 @@ from trainer.imagenet.config import ImageNetTrainConfig
 from trainer.imagenet.miniature import write_miniature
 from trainer.imagenet.prepare import PrepareConfig, prepare
 
-TOKEN = "ddp-test-token"
+TOKEN = "ddp-test-run-token"  # the attempt's own credential (never the internal token)
 
 
 def kill_tree(pid: int) -> None:
@@ -51,7 +51,7 @@ class EventSink:
             def do_POST(self) -> None:
                 event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 sink.events.append(event)
-                sink.headers.append(self.headers.get("X-Trainyard-Internal-Token"))
+                sink.headers.append(self.headers.get("Authorization", "").removeprefix("Bearer "))
                 if sink.kill_on and (event.get("type"), event.get("epoch")) == sink.kill_on:
                     kill_tree(sink.process.pid)
                     sink.kill_on = None
@@ -91,7 +91,7 @@ def torchrun(config: ImageNetTrainConfig, store_root, report_url: str, *extra: s
     env = {
         **os.environ,
         "TRAINYARD_STORE_ROOT": str(store_root),
-        "TRAINYARD_INTERNAL_TOKEN": TOKEN,
+        "TRAINYARD_RUN_TOKEN": TOKEN,
         "OMP_NUM_THREADS": "1",
     }
     command = [

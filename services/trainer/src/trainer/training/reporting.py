@@ -46,7 +46,8 @@ class HttpReporter:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.on_fenced = on_fenced
-        self.client = httpx.Client(timeout=timeout_s, headers={"Authorization": f"Bearer {token}"})
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(timeout=timeout_s, headers=headers)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
