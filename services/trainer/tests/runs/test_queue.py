@@ -104,14 +104,14 @@ async def test_a_retried_run_keeps_the_start_of_its_first_attempt(maker):
         session.add(run)
         await session.commit()
     async with maker() as session:
-        first = await repo.claim_next_run(session, executor="local")
+        first = (await claim_one_run(session)).run
         await session.commit()
         first_start = first.started_at
         first.status = "queued"  # what a requeue after a crash does
         await session.commit()
     await asyncio.sleep(0.01)
     async with maker() as session:
-        second = await repo.claim_next_run(session, executor="local")
+        second = (await claim_one_run(session)).run
         await session.commit()
         await session.refresh(second)
     assert second.attempts == 2
