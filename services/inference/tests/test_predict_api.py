@@ -318,3 +318,41 @@ async def test_an_empty_request_says_what_to_send(client, served_model):
     assert response.status_code == 415
     message = response.json()["error"]["message"]
     assert message.startswith("the request has no body or content type; send multipart/form-data")
+
+
+@pytest.fixture
+async def small_budget(sqlite_url, local_store, tmp_path):
+    """The app with a 16 MiB decode budget and a 400 000-pixel budget per batch."""
+    async with serve(
+        database_url=sqlite_url,
+        store=local_store,
+        tmp_path=tmp_path,
+        decode_budget_mib=16,
+        max_request_pixels=400_000,
+    ) as client:
+        model = await register(client, write_artifacts(local_store, run_id="r-1"))
+        token = (await new_token(client, model["id"]))["token"]
+        yield client, bearer(token)
+
+
+async def test_an_image_whose_decode_exceeds_the_budget_is_a_413_that_says_why(small_budget):
+    client, headers = small_budget
+    rgba = image_bytes((255, 0, 0, 255), size=(1000, 1000), mode="RGBA")  # 24 MB to decode
+    response = await client.post("/predict", files={"file": ("a.png", rgba, "image/png")}, headers=headers)
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "image_too_large"
+    assert "1000x1000 RGBA image needs 23 MiB" in error["message"]
+    # The same pixels in 8-bit RGB fit (8 MB): the budget is about memory, not a flat pixel count.
+    rgb = image_bytes(RED, size=(1000, 1000))
+    assert (await client.post("/predict", files={"file": ("b.png", rgb)}, headers=headers)).status_code == 200
+
+
+async def test_a_batch_past_its_pixel_budget_is_a_413_naming_the_file(small_budget):
+    client, headers = small_budget
+    files = [("files", (f"{i}.png", image_bytes(RED, size=(400, 400)), "image/png")) for i in range(3)]
+    response = await client.post("/predict/batch", files=files, headers=headers)
+    assert response.status_code == 413
+    message = response.json()["error"]["message"]
+    assert message.startswith("file 2 ('2.png')")
+    assert "more than the 400000" in message
