@@ -8,7 +8,7 @@ falls behind counts against the figure (no coordinated omission). Prints p50/p99
 every answer that was not a 200, timeouts, and the highest rate held with p99 <= 250 ms and no error
 but 503s; then the ONNX Runtime / eager PyTorch time ratio for the same model on the same inputs.
 
-    uv run python bench/serving.py [--seconds 10] [--rates 1,10,20,30,40,50,60,80,100] \
+    uv run python bench/serving.py [--seconds 10] [--rates 1,10,20,30,40,50,100] \
         [--workloads image] [--ratio-images 40]
 """
 
