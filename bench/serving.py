@@ -237,8 +237,8 @@ async def drive(stack: Stack, workload: Workload, token: str, *, rates: list[flo
         return results
 
 
-def inference_figures(stack: Stack) -> str:
-    """Batching and admission as the inference service counted them (its operator-only /metrics)."""
+def inference_counts(stack: Stack) -> tuple[float, float, float]:
+    """(rows, model runs, refusals) so far, as the inference service counted them (its /metrics)."""
     text = httpx.get(
         f"{stack.url('inference')}/metrics", headers={"Authorization": f"Bearer {LOCAL_INTERNAL_TOKEN}"}
     ).text
@@ -247,12 +247,11 @@ def inference_figures(stack: Stack) -> str:
         name, _, value = line.rpartition(" ")
         if name and not line.startswith("#"):
             values[name] = float(value)
-    runs = values.get("trainyard_inference_batch_rows_count", 0)
-    rows = values.get("trainyard_inference_batch_rows_sum", 0)
     refused = sum(v for k, v in values.items() if k.startswith("trainyard_inference_rejected_requests_total"))
     return (
-        f"inference counted (all rates so far): {rows:.0f} rows in {runs:.0f} model runs "
-        f"({rows / max(runs, 1):.2f} rows per run), {refused:.0f} refused by admission control"
+        values.get("trainyard_inference_batch_rows_sum", 0.0),
+        values.get("trainyard_inference_batch_rows_count", 0.0),
+        refused,
     )
 
 
@@ -374,6 +373,7 @@ def main() -> None:
                         f"\n{workload.name}: trained in {time.perf_counter() - t0:.0f} s "
                         f"(val accuracy {run['val_accuracy']:.3f})"
                     )
+                    counted = inference_counts(stack)
                     try:
                         results = asyncio.run(
                             drive(stack, workload, token, rates=rates, seconds=args.seconds)
@@ -381,7 +381,13 @@ def main() -> None:
                     except NotMeasured as e:
                         print(f"not measured: {e}")
                         continue
-                    print(inference_figures(stack))
+                    rows, runs, refused = (
+                        now - before for now, before in zip(inference_counts(stack), counted, strict=True)
+                    )
+                    print(
+                        f"inference counted: {rows:.0f} rows in {runs:.0f} model runs "
+                        f"({rows / max(runs, 1):.2f} rows per run), {refused:.0f} refused by admission"
+                    )
                     best = held(results)
                     print(
                         f"highest rate held with p99 <= {P99_TARGET_MS:.0f} ms and 0 errors: "
