@@ -371,7 +371,7 @@ def main() -> None:
                         continue
                     print(
                         f"\n{workload.name}: trained in {time.perf_counter() - t0:.0f} s "
-                        f"(val accuracy {run['val_accuracy']:.3f})"
+                        f"(val accuracy {run.get('val_accuracy')})"
                     )
                     counted = inference_counts(stack)
                     try:
