@@ -1111,6 +1111,11 @@ export interface components {
             progress?: {
                 [key: string]: unknown;
             };
+            /**
+             * Queue Position
+             * @description 1 = the next run to start; only while queued
+             */
+            queue_position?: number | null;
             /** Started At */
             started_at?: string | null;
             /**

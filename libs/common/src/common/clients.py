@@ -139,6 +139,16 @@ class TrainerClient(ServiceClient):
 class InferenceClient(ServiceClient):
     service = "inference"
 
+    async def delete_model(self, *, owner: str, model_id: str) -> bool:
+        """False when there was no such model (already deleted)."""
+        try:
+            await self.call("DELETE", f"/models/{path_segment(model_id)}", owner=owner)
+        except UpstreamError as e:
+            if e.status_code == 404:
+                return False
+            raise
+        return True
+
     async def register_model(self, *, owner: str, body: ModelRegister) -> ModelOut:
         response = await self.call("POST", "/models", owner=owner, json=body.model_dump(mode="json"))
         return ModelOut.model_validate(response.json())

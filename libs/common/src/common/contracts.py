@@ -129,6 +129,7 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    queue_position: int | None = Field(None, description="1 = the next run to start; only while queued")
 
 
 class TrainingSpec(BaseModel):

@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
-_REQUEST_HEADERS = ("content-type", "content-length", "authorization", "accept")
+_REQUEST_HEADERS = ("content-type", "content-length", "authorization", "accept", "idempotency-key")
 _RESPONSE_HEADERS = ("content-type", "content-disposition", "content-length", "cache-control", "etag")
 
 

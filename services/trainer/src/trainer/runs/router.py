@@ -10,7 +10,7 @@ from common.headers import content_disposition
 from common.ids import FileName, ResourceId
 from common.params import Offset
 from common.store import ObjectNotFound
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainer.runs import repository, service, worker_events
@@ -41,12 +41,37 @@ _PRIVATE_ARTIFACTS = frozenset({"checkpoint.pt"})
 
 @router.post("/runs", status_code=201)
 async def create_run(
-    body: RunCreate, owner: OwnerDep, session: SessionDep, store: StoreDep, request: Request
+    body: RunCreate,
+    owner: OwnerDep,
+    session: SessionDep,
+    store: StoreDep,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> RunOut:
-    run = await service.create_run(
-        session, owner=owner, body=body, datasets=request.app.state.datasets, store=store
+    """201 with the new run; 200 with the run an earlier request with the same ``Idempotency-Key``
+    created (409 if that request was for a different run)."""
+    run, created = await service.create_run(
+        session,
+        owner=owner,
+        body=body,
+        datasets=request.app.state.datasets,
+        store=store,
+        idempotency_key=idempotency_key,
     )
-    return service.to_out(run)
+    if not created:
+        response.status_code = 200
+    return await service.out_with_position(session, run)
+
+
+@router.delete("/runs/{run_id}", status_code=204)
+async def delete_run(
+    run_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep, request: Request
+) -> None:
+    """The run, its artifacts and its model (whose tokens stop working); a running run is stopped."""
+    await service.delete_run(
+        session, owner=owner, run_id=run_id, store=store, inference=request.app.state.inference
+    )
 
 
 @router.get("/runs")
@@ -65,7 +90,9 @@ async def list_runs(
 
 @router.get("/runs/{run_id}")
 async def get_run(run_id: ResourceId, owner: OwnerDep, session: SessionDep) -> RunOut:
-    return service.to_out(await service.get_owned(session, owner=owner, run_id=run_id))
+    return await service.out_with_position(
+        session, await service.get_owned(session, owner=owner, run_id=run_id)
+    )
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 
 from common.clients import DatasetClient, InferenceClient
 from common.contracts import ModelCard, ModelRegister, RunCreate, RunOut, run_prefix
-from common.errors import Conflict, NotFound, Unprocessable
+from common.errors import BadRequest, Conflict, NotFound, Unprocessable
 from common.store import ObjectStore
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.runs import repository as repo
@@ -22,13 +24,56 @@ CARD_NAME = "model_card.json"
 ONNX_NAME = "model.onnx"
 
 
-def to_out(run: Run) -> RunOut:
-    return RunOut.model_validate(run, from_attributes=True)
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def to_out(run: Run, *, queue_position: int | None = None) -> RunOut:
+    out = RunOut.model_validate(run, from_attributes=True)
+    out.queue_position = queue_position
+    return out
+
+
+async def out_with_position(session: AsyncSession, run: Run) -> RunOut:
+    return to_out(run, queue_position=await repo.queue_position(session, run))
+
+
+def _same_request(run: Run, body: RunCreate) -> bool:
+    return (run.dataset_id, run.task, run.config) == (
+        body.dataset_id,
+        body.task,
+        body.config.model_dump(mode="json"),
+    )
+
+
+async def _replay(session: AsyncSession, *, owner: str, key: str, body: RunCreate) -> Run | None:
+    """The run an earlier request with this Idempotency-Key created, if any."""
+    existing = await repo.get_by_idempotency_key(session, owner=owner, key=key)
+    if existing is not None and not _same_request(existing, body):
+        raise Conflict(
+            f"Idempotency-Key {key!r} was used for a different run ({existing.id}); "
+            "use a new key for a new run",
+            code="idempotency_key_reused",
+        )
+    return existing
 
 
 async def create_run(
-    session: AsyncSession, *, owner: str, body: RunCreate, datasets: DatasetClient, store: ObjectStore
-) -> Run:
+    session: AsyncSession,
+    *,
+    owner: str,
+    body: RunCreate,
+    datasets: DatasetClient,
+    store: ObjectStore,
+    idempotency_key: str | None = None,
+) -> tuple[Run, bool]:
+    """(run, created). With an ``Idempotency-Key``, a repeat of the same request (even concurrent)
+    answers with the run the first one created; the (owner, key) unique index decides the race."""
+    key = idempotency_key
+    if key is not None:
+        if not IDEMPOTENCY_KEY.match(key):
+            raise BadRequest("Idempotency-Key must be 1 to 128 printable ASCII characters without spaces")
+        if (existing := await _replay(session, owner=owner, key=key, body=body)) is not None:
+            return existing, False
     config = body.config
     dataset = await datasets.get_dataset(owner=owner, dataset_id=body.dataset_id)
     if dataset.verdict == "rejected" or not dataset.manifest_key:
@@ -55,8 +100,16 @@ async def create_run(
         manifest_key=dataset.manifest_key,
         artifacts_prefix=run_prefix(run_id),
         created_at=repo.now(),
+        idempotency_key=key,
     )
-    return await repo.add_run(session, run)
+    try:
+        async with session.begin_nested():
+            await repo.add_run(session, run)
+    except IntegrityError:
+        if key is None or (existing := await _replay(session, owner=owner, key=key, body=body)) is None:
+            raise
+        return existing, False
+    return run, True
 
 
 async def get_owned(session: AsyncSession, *, owner: str, run_id: str) -> Run:
@@ -83,6 +136,23 @@ async def cancel_run(session: AsyncSession, *, owner: str, run_id: str) -> Run:
     if not done and run.status != "cancelled":
         raise Conflict(f"run {run_id} changed state to {run.status} meanwhile; look at it again")
     return run
+
+
+async def delete_run(
+    session: AsyncSession, *, owner: str, run_id: str, store: ObjectStore, inference: InferenceClient
+) -> None:
+    """The run, its model (and so the model's tokens) and every object under its prefix. A running
+    run is cancelled first; its worker's token dies with the run's attempts, so its next event is
+    refused and it stops, and its dispatcher kills it on the next tick."""
+    run = await get_owned(session, owner=owner, run_id=run_id)
+    if run.status == "running":
+        await repo.transition(
+            session, run_id=run.id, attempt=run.attempts, status="cancelled", error="deleted by the user"
+        )
+    if run.model_id:
+        await inference.delete_model(owner=owner, model_id=run.model_id)
+    await asyncio.to_thread(store.delete_prefix, run.artifacts_prefix)
+    await repo.delete_run(session, run)
 
 
 async def settle_succeeded(
