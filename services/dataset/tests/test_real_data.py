@@ -49,3 +49,13 @@ async def test_sms_spam_is_used_whole_and_its_imbalance_reported(client):
     assert "'ham'" in imbalance["message"] and "'spam'" in imbalance["message"]
     assert report["details"]["text_column"] == "SMS"
     assert report["details"]["label_column"] == "Label"
+
+
+async def test_trec6_is_accepted_with_its_small_class(client):
+    response = await post_dataset(client, "trec-6.csv", shared_file("trec-6.csv"), name="trec-6")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["classes"] == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    # 86 ABBR questions, fewer after exact duplicates are dropped: still a class to train on.
+    assert 70 <= body["class_counts"]["ABBR"] <= 86
