@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.ids import ResourceId
-from common.training_config import ImageTrainConfig, RunConfig, TaskName
+from common.training_config import ImageTrainConfig, RunConfig, RunTask, TaskName
 
 DatasetKind = Literal["image", "text"]
 Split = Literal["train", "val"]
@@ -90,13 +90,23 @@ class DatasetOut(BaseModel):
 
 
 class RunCreate(BaseModel):
-    """``config`` is the task's typed hyperparameters (all optional); ``task`` picks which."""
+    """``config`` is the task's typed hyperparameters (all optional); ``task`` picks which. An image or
+    text run trains on an uploaded data set (``dataset_id``); an ``imagenet`` run names prepared data
+    in ``config.data`` instead (no upload, so no upload caps)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: ResourceId
-    task: TaskName = "image"
+    dataset_id: ResourceId | None = Field(None, description="required for image and text runs")
+    task: RunTask = "image"
     config: RunConfig = Field(default_factory=ImageTrainConfig)
+
+    @model_validator(mode="after")
+    def _data_named_once(self) -> RunCreate:
+        if self.task == "imagenet" and self.dataset_id is not None:
+            raise ValueError("an imagenet run names its data in config.data; drop dataset_id")
+        if self.task != "imagenet" and self.dataset_id is None:
+            raise ValueError(f"an {self.task} run trains on an uploaded data set: give its dataset_id")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -23,7 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from common.imagenet_config import ImageNetRunConfig
+
 TaskName = Literal["image", "text"]
+# A run's task: a model-card task, or "imagenet" (ResNet-50 from scratch on prepared ILSVRC2012 data,
+# no uploaded data set; its model card is an "image" card).
+RunTask = Literal["image", "text", "imagenet"]
 Backbone = Literal[
     "efficientnet_lite0", "mobilenet_v2", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50", "scratch"
 ]
@@ -295,14 +300,20 @@ def _task_of(value: Any) -> str:
 
 
 RunConfig = Annotated[
-    Annotated[ImageTrainConfig, Tag("image")] | Annotated[TextTrainConfig, Tag("text")],
+    Annotated[ImageTrainConfig, Tag("image")]
+    | Annotated[TextTrainConfig, Tag("text")]
+    | Annotated[ImageNetRunConfig, Tag("imagenet")],
     Discriminator(_task_of),
 ]
-_RUN_CONFIG: TypeAdapter[ImageTrainConfig | TextTrainConfig] = TypeAdapter(RunConfig)
-CONFIGS: dict[str, type[LoopConfig]] = {"image": ImageTrainConfig, "text": TextTrainConfig}
+_RUN_CONFIG: TypeAdapter[ImageTrainConfig | TextTrainConfig | ImageNetRunConfig] = TypeAdapter(RunConfig)
+CONFIGS: dict[str, type[BaseModel]] = {
+    "image": ImageTrainConfig,
+    "text": TextTrainConfig,
+    "imagenet": ImageNetRunConfig,
+}
 
 
-def parse_run_config(raw: dict[str, Any]) -> ImageTrainConfig | TextTrainConfig:
+def parse_run_config(raw: dict[str, Any]) -> ImageTrainConfig | TextTrainConfig | ImageNetRunConfig:
     """Validate a run's hyperparameters (``task`` inside, default "image"); raises
     ``pydantic.ValidationError`` naming the field."""
     task = raw.get("task", "image") if isinstance(raw, dict) else "image"

@@ -13,12 +13,12 @@ from common.store import LocalStore
 from PIL import Image
 from trainer.imagenet.miniature import write_miniature
 from trainer.imagenet.prepare import PrepareConfig, prepare
-from trainer.imagenet.train import main
+from trainer.training.__main__ import main
 
 
-def spec_for(data_dir, **recipe) -> str:
+def spec_for(data: str, **recipe) -> str:
     config = {
-        "task": "imagenet", "data_dir": str(data_dir), "arch": "resnet_tiny", "epochs": 1, "batch_size": 4,
+        "task": "imagenet", "data": data, "arch": "resnet_tiny", "epochs": 1, "batch_size": 4,
         "min_res": 32, "max_res": 32, "eval_res": 32, "workers": 0, **recipe,
     }  # fmt: skip
     return TrainingSpec(
@@ -35,13 +35,14 @@ def test_a_platform_run_writes_a_servable_model_and_card(tmp_path, monkeypatch, 
                 "train_tar": {"path": mini.train_tar},
                 "val_tar": {"path": mini.val_tar},
                 "devkit": {"loc_val_solution": {"path": mini.loc_val_solution}},
-                "output_dir": tmp_path / "data",
+                "output_dir": tmp_path / "root" / "mini",
                 "expected": {"classes": 3, "train": 12, "val": 6},
             }
         )
     )
     monkeypatch.setenv("TRAINYARD_STORE_ROOT", str(tmp_path / "store"))
-    assert main(["--spec-json", spec_for(tmp_path / "data")]) == 0
+    monkeypatch.setenv("TRAINYARD_TRAINER_IMAGENET_DATA_ROOT", str(tmp_path / "root"))
+    assert main(["--spec-json", spec_for("mini")]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert events[-1]["type"] == "succeeded"
     assert events[-1]["result"]["card_key"] == "runs/r1/model_card.json"
@@ -52,7 +53,7 @@ def test_a_platform_run_writes_a_servable_model_and_card(tmp_path, monkeypatch, 
     assert (card.preprocessing.input_size, card.preprocessing.resize) == (32, 37)
     session = ort.InferenceSession(store.get_bytes("runs/r1/model.onnx"), providers=["CPUExecutionProvider"])
     name, wnid = next(iter(mini.val_labels.items()))
-    with Image.open(tmp_path / "data" / "val" / wnid / name) as image:
+    with Image.open(tmp_path / "root" / "mini" / "val" / wnid / name) as image:
         x = preprocess(image, Preprocessing.from_card(card))[None]
     (logits,) = session.run(["logits"], {"input": x})
     assert logits.shape == (1, 3) and np.isfinite(logits).all()
@@ -61,6 +62,16 @@ def test_a_platform_run_writes_a_servable_model_and_card(tmp_path, monkeypatch, 
 
 def test_a_bad_recipe_fails_the_run_naming_the_field(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TRAINYARD_STORE_ROOT", str(tmp_path / "store"))
-    assert main(["--spec-json", spec_for(tmp_path, arch="vgg16")]) == 1
+    assert main(["--spec-json", spec_for("mini", arch="vgg16")]) == 1
     (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert event["type"] == "failed" and "arch" in event["error"]
+
+
+def test_data_that_was_never_prepared_fails_the_run_saying_what_to_run(tmp_path, monkeypatch, capsys):
+    (tmp_path / "root" / "raw-copy" / "train").mkdir(parents=True)  # unpacked by hand, never verified
+    monkeypatch.setenv("TRAINYARD_STORE_ROOT", str(tmp_path / "store"))
+    monkeypatch.setenv("TRAINYARD_TRAINER_IMAGENET_DATA_ROOT", str(tmp_path / "root"))
+    assert main(["--spec-json", spec_for("raw-copy")]) == 1
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (failed,) = [e for e in events if e["type"] == "failed"]  # reported once
+    assert "prepared.json is missing" in failed["error"] and "trainer.imagenet.prepare" in failed["error"]

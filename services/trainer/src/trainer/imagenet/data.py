@@ -16,14 +16,17 @@ from torchvision import datasets, transforms
 
 from trainer.imagenet.config import ImageNetTrainConfig
 from trainer.imagenet.distributed import Distributed
+from trainer.training.errors import TrainingError
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 CROP_RATIO = 0.875  # resize to res / 0.875, centre-crop res (224 of 256)
 
 
-class DataMissing(FileNotFoundError):
+class DataMissing(TrainingError):
     """The prepared directory is not there or not complete."""
+
+    code = "data_missing"
 
 
 def train_transform(res: int) -> transforms.Compose:

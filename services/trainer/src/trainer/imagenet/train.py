@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from trainer.imagenet.checkpoint import load_checkpoint, save_checkpoint
-from trainer.imagenet.config import ImageNetTrainConfig, peak_lr, train_res
+from trainer.imagenet.config import ImageNetRunConfig, ImageNetTrainConfig, peak_lr, train_res
 from trainer.imagenet.data import (
+    DataMissing,
     eval_loader,
     eval_transform,
     image_folder,
@@ -35,6 +37,8 @@ from trainer.imagenet.data import (
 )
 from trainer.imagenet.distributed import Distributed, init_distributed, shutdown
 from trainer.imagenet.engine import build_model, evaluate, param_groups, train_one_epoch
+from trainer.imagenet.prepare import MANIFEST
+from trainer.training.settings import TrainingSettings
 
 log = logging.getLogger("trainer.imagenet")
 
@@ -70,6 +74,11 @@ def train(
     ``finish(model, classes, result)`` runs on rank 0 at the end (the platform run's export); what it
     returns is merged into the result."""
     torch.manual_seed(config.seed)
+    if not (config.data_dir / MANIFEST).is_file():
+        raise DataMissing(
+            f"{config.data_dir} holds no verified ImageNet copy ({MANIFEST} is missing): run the "
+            "data-preparation Job (python -m trainer.imagenet.prepare) for it first"
+        )
     shards = config.data_format == "shards"
     train_set = image_folder(config.data_dir, "train", train_transform(config.min_res), shards=shards)
     val_set = image_folder(config.data_dir, "val", eval_transform(config.eval_res), shards=shards)
@@ -166,6 +175,31 @@ def _reporter(report_url: str | None):
     )
 
 
+def config_for_spec(spec: TrainingSpec, settings: TrainingSettings) -> ImageNetTrainConfig:
+    """The recipe of an ``imagenet`` run: its data under ``imagenet_data_root``, its outputs under the run."""
+    run = ImageNetRunConfig.model_validate(spec.config)
+    return ImageNetTrainConfig.model_validate(
+        {
+            **run.recipe(),
+            "data_dir": settings.imagenet_data_root / run.data,
+            "output_prefix": spec.output_prefix,
+        }
+    )
+
+
+def run_spec(spec: TrainingSpec) -> int:
+    """``python -m trainer.training`` for an imagenet run: in this process, or torchrun over the pod's
+    GPUs when the run asks for more than one (the same entrypoint for the local worker and a Job)."""
+    gpus = int(spec.config.get("gpus", 0) or 0)
+    if gpus > 1:
+        command = [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}",
+            "-m", "trainer.imagenet.train", "--spec-json", spec.model_dump_json(),
+        ]  # fmt: skip
+        return subprocess.call(command)
+    return main(["--spec-json", spec.model_dump_json()])
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(
@@ -183,9 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = TrainingSpec.model_validate_json(args.spec_json) if args.spec_json else None
     if spec is not None:
-        recipe = {k: v for k, v in spec.config.items() if k != "task"}
         try:
-            config = ImageNetTrainConfig.model_validate({**recipe, "output_prefix": spec.output_prefix})
+            config = config_for_spec(spec, TrainingSettings())
         except ValidationError as e:  # the run's error names the field
             from trainer.training.__main__ import failure_message
 
@@ -198,8 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         report_url = args.report_url
 
     from common.store import store_from_settings
-
-    from trainer.training.settings import TrainingSettings
 
     store = store_from_settings(TrainingSettings())
     dist = init_distributed()
@@ -221,10 +252,13 @@ def main(argv: list[str] | None = None) -> int:
             result = evaluate_only(config, store=store, dist=dist)
         else:
             result = train(config, store=store, report=report, dist=dist, finish=finish)
-    except Exception as e:
+    except Exception as e:  # reported once, as a message a person can act on
+        log.exception("imagenet run failed")
         if dist.is_main:
-            report({"type": "failed", "error": f"{type(e).__name__}: {e}"})
-        raise
+            from trainer.training.__main__ import failure_message
+
+            report({"type": "failed", "error": failure_message(e)})
+        return 1
     finally:
         shutdown()
     if dist.is_main:

@@ -10,6 +10,7 @@ import uuid
 from common.clients import DatasetClient, InferenceClient
 from common.contracts import ModelCard, ModelRegister, RunCreate, RunOut, run_prefix
 from common.errors import BadRequest, Conflict, NotFound, Unprocessable
+from common.imagenet_config import ImageNetRunConfig
 from common.store import ObjectStore
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,29 +76,34 @@ async def create_run(
         if (existing := await _replay(session, owner=owner, key=key, body=body)) is not None:
             return existing, False
     config = body.config
-    dataset = await datasets.get_dataset(owner=owner, dataset_id=body.dataset_id)
-    if dataset.verdict == "rejected" or not dataset.manifest_key:
-        raise Unprocessable(f"data set {dataset.id} was rejected at upload; fix it and upload it again")
-    if dataset.kind != body.task:
-        raise Unprocessable(
-            f"data set {dataset.id} holds {dataset.kind} data; create a {dataset.kind} run for it"
-        )
-    try:
-        await asyncio.to_thread(check_available, config, store=store)
-    except WeightsMissing as e:
-        raise Unprocessable(e.message, code="weights_missing") from e
+    if isinstance(config, ImageNetRunConfig):
+        # Data named by the run, not uploaded: the training process checks the prepare Job verified it.
+        dataset_id, manifest_key = config.data, ""
+    else:
+        dataset = await datasets.get_dataset(owner=owner, dataset_id=body.dataset_id)
+        if dataset.verdict == "rejected" or not dataset.manifest_key:
+            raise Unprocessable(f"data set {dataset.id} was rejected at upload; fix it and upload it again")
+        if dataset.kind != body.task:
+            raise Unprocessable(
+                f"data set {dataset.id} holds {dataset.kind} data; create a {dataset.kind} run for it"
+            )
+        try:
+            await asyncio.to_thread(check_available, config, store=store)
+        except WeightsMissing as e:
+            raise Unprocessable(e.message, code="weights_missing") from e
+        dataset_id, manifest_key = dataset.id, dataset.manifest_key
     run_id = uuid.uuid4().hex
     run = Run(
         id=run_id,
         owner=owner,
-        dataset_id=dataset.id,
+        dataset_id=dataset_id,
         task=body.task,
         status="queued",
         config=config.model_dump(mode="json"),
         attempts=0,
         progress={},
         metrics={},
-        manifest_key=dataset.manifest_key,
+        manifest_key=manifest_key,
         artifacts_prefix=run_prefix(run_id),
         created_at=repo.now(),
         idempotency_key=key,

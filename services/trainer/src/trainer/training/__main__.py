@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     if spec.heartbeat_s:
         reporter.start_heartbeat(spec.heartbeat_s, exit_with_parent=settings.exit_with_parent)
     try:
-        parse_run_config(spec.config)  # a bad config fails before torch is even imported
+        config = parse_run_config(spec.config)  # a bad config fails before torch is even imported
+        if config.task == "imagenet":  # its own recipe (DDP, checkpoints, ONNX + card at the end)
+            from trainer.imagenet.train import run_spec
+
+            return run_spec(spec)
         from trainer.training.run import run_training
 
         result = run_training(

@@ -13,6 +13,10 @@ class TrainingSettings(ServiceSettings):
 
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
     worker_threads: int = Field(0, ge=0, description="torch threads; 0 = torch's default (all cores)")
+    imagenet_data_root: Path = Field(
+        Path("var/imagenet"),
+        description="where an imagenet run's prepared data sets are (config.data names one); a PVC mount",
+    )
     report_timeout_s: float = Field(5.0, gt=0, description="per progress POST")
     report_attempts: int = Field(
         4, ge=1, le=20, description="tries per progress event before giving up on it"
