@@ -75,3 +75,12 @@ def test_data_that_was_never_prepared_fails_the_run_saying_what_to_run(tmp_path,
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     (failed,) = [e for e in events if e["type"] == "failed"]  # reported once
     assert "prepared.json is missing" in failed["error"] and "trainer.imagenet.prepare" in failed["error"]
+
+
+def test_a_run_asking_for_gpus_this_worker_lacks_fails_before_starting_anything(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TRAINYARD_STORE_ROOT", str(tmp_path / "store"))
+    assert main(["--spec-json", spec_for("mini", gpus=16)]) == 1
+    (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert event["type"] == "failed" and "asks for 16 GPUs" in event["error"]

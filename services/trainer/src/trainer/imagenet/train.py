@@ -191,6 +191,13 @@ def run_spec(spec: TrainingSpec) -> int:
     """``python -m trainer.training`` for an imagenet run: in this process, or torchrun over the pod's
     GPUs when the run asks for more than one (the same entrypoint for the local worker and a Job)."""
     gpus = int(spec.config.get("gpus", 0) or 0)
+    if gpus > torch.cuda.device_count():
+        message = (
+            f"the run asks for {gpus} GPUs and this worker has {torch.cuda.device_count()}: "
+            "lower 'gpus', or run it where the GPUs are (the Kubernetes executor)"
+        )
+        _reporter(spec.report_url)({"type": "failed", "error": message})
+        return 1
     if gpus > 1:
         command = [
             sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}",
