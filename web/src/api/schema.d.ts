@@ -718,6 +718,176 @@ export interface components {
              */
             task: "image";
         };
+        /**
+         * ImageNetRunConfig
+         * @description An ``imagenet`` run (``RunCreate.config``): the recipe, the prepared data it names, and the
+         *     GPUs it runs on. Its data never goes through upload: ``data`` names a prepared directory under
+         *     the trainer's ``imagenet_data_root`` (a PVC in a cluster), checked by the prepare Job's verification.
+         */
+        ImageNetRunConfig: {
+            /**
+             * Arch
+             * @description resnet_tiny: one BasicBlock per stage, for tests
+             * @default resnet50
+             * @enum {string}
+             */
+            arch: "resnet50" | "resnet34" | "resnet18" | "resnet_tiny";
+            /**
+             * Batch Size
+             * @description per process (per GPU)
+             * @default 256
+             */
+            batch_size: number;
+            /**
+             * Channels Last
+             * @default true
+             */
+            channels_last: boolean;
+            /**
+             * Compile
+             * @description torch.compile the model (CUDA; minutes of warm-up)
+             * @default false
+             */
+            compile: boolean;
+            /**
+             * Data
+             * @description prepared data set directory under the trainer's imagenet_data_root, e.g. 'ilsvrc2012'
+             */
+            data: string;
+            /**
+             * Data Format
+             * @description shards: the pre-resized shards prepare.py wrote (fewer pixels to decode)
+             * @default folders
+             * @enum {string}
+             */
+            data_format: "folders" | "shards";
+            /**
+             * Epochs
+             * @default 90
+             */
+            epochs: number;
+            /**
+             * Eval Res
+             * @description centre crop of validation (resize to /0.875)
+             * @default 224
+             */
+            eval_res: number;
+            /**
+             * Gpus
+             * @description GPUs of the pod (torchrun --nproc-per-node); 0 = CPU
+             * @default 0
+             */
+            gpus: number;
+            /**
+             * Label Smoothing
+             * @default 0
+             */
+            label_smoothing: number;
+            /**
+             * Lr Per 256
+             * @description peak lr = lr_per_256 * global batch / 256
+             * @default 0.1
+             */
+            lr_per_256: number;
+            /**
+             * Max Res
+             * @description training crop at the end of the ramp
+             * @default 224
+             */
+            max_res: number;
+            /**
+             * Max Steps Per Epoch
+             * @description cap, for smoke runs and benches
+             */
+            max_steps_per_epoch?: number | null;
+            /**
+             * Min Res
+             * @description training crop at the start
+             * @default 224
+             */
+            min_res: number;
+            /**
+             * Mixed Precision
+             * @description bf16 autocast on CUDA
+             * @default auto
+             * @enum {string}
+             */
+            mixed_precision: "auto" | "off";
+            /**
+             * Momentum
+             * @default 0.9
+             */
+            momentum: number;
+            /**
+             * No Bn Bias Decay
+             * @description no weight decay on batch-norm weights and biases
+             * @default false
+             */
+            no_bn_bias_decay: boolean;
+            /**
+             * Nodes
+             * @description pods; multi-node runs go through trainer.imagenet.manifests
+             * @default 1
+             */
+            nodes: number;
+            /**
+             * Ramp Epochs
+             * @description fraction of training over which the crop grows from min_res to max_res
+             * @default [
+             *       0,
+             *       0
+             *     ]
+             */
+            ramp_epochs: [
+                number,
+                number
+            ];
+            /**
+             * Schedule
+             * @default seed
+             * @enum {string}
+             */
+            schedule: "seed" | "fast";
+            /**
+             * Seed
+             * @default 0
+             */
+            seed: number;
+            /**
+             * Target Top1
+             * @description stop once val top-1 reaches it
+             * @default 0.6
+             */
+            target_top1: number | null;
+            /**
+             * Task
+             * @default imagenet
+             * @constant
+             */
+            task: "imagenet";
+            /**
+             * Test Time Flip
+             * @default false
+             */
+            test_time_flip: boolean;
+            /**
+             * Warmup Epochs
+             * @description fast: linear warm-up from 0
+             * @default 0
+             */
+            warmup_epochs: number;
+            /**
+             * Weight Decay
+             * @default 0.0001
+             */
+            weight_decay: number;
+            /**
+             * Workers
+             * @description data-loader processes per GPU
+             * @default 8
+             */
+            workers: number;
+        };
         /** ImageTrainConfig */
         ImageTrainConfig: {
             /**
@@ -1062,19 +1232,24 @@ export interface components {
         };
         /**
          * RunCreate
-         * @description ``config`` is the task's typed hyperparameters (all optional); ``task`` picks which.
+         * @description ``config`` is the task's typed hyperparameters (all optional); ``task`` picks which. An image or
+         *     text run trains on an uploaded data set (``dataset_id``); an ``imagenet`` run names prepared data
+         *     in ``config.data`` instead (no upload, so no upload caps).
          */
         RunCreate: {
             /** Config */
-            config?: components["schemas"]["ImageTrainConfig"] | components["schemas"]["TextTrainConfig"];
-            /** Dataset Id */
-            dataset_id: string;
+            config?: components["schemas"]["ImageTrainConfig"] | components["schemas"]["TextTrainConfig"] | components["schemas"]["ImageNetRunConfig"];
+            /**
+             * Dataset Id
+             * @description required for image and text runs
+             */
+            dataset_id?: string | null;
             /**
              * Task
              * @default image
              * @enum {string}
              */
-            task: "image" | "text";
+            task: "image" | "text" | "imagenet";
         };
         /** RunOut */
         RunOut: {
