@@ -11,19 +11,13 @@ import time
 
 import httpx
 import pytest
-from common.clients import InferenceClient
 from common.contracts import INTERNAL_TOKEN_HEADER, OWNER_HEADER
 from common.settings import LOCAL_INTERNAL_TOKEN
-from common.store import LocalStore
-from inference.main import create_app as create_inference_app
-from inference.settings import Settings as InferenceSettings
-from trainer.dispatcher import RunDispatcher
-from trainer.executors.local import LocalExecutor
 from trainer.imagenet.miniature import write_miniature
 from trainer.imagenet.prepare import PrepareConfig, prepare
-from trainer.main import create_app as create_trainer_app
 from trainer.runs import repository as repo
-from trainer.settings import Settings as TrainerSettings
+
+from tests.queue.world import open_world
 
 HEADERS = {INTERNAL_TOKEN_HEADER: LOCAL_INTERNAL_TOKEN, OWNER_HEADER: "alice"}
 RECIPE = {"arch": "resnet_tiny", "epochs": 1, "batch_size": 4, "min_res": 32, "max_res": 32, "eval_res": 32}
@@ -45,40 +39,19 @@ async def world(tmp_path, monkeypatch):
         )
     )
     monkeypatch.setenv("TRAINYARD_TRAINER_IMAGENET_DATA_ROOT", str(root))
-    monkeypatch.setenv("TRAINYARD_TRAINER_REPORT_ATTEMPTS", "1")  # no event listener in this test
-    store = LocalStore(tmp_path / "objects")
-    settings = TrainerSettings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
-    trainer = create_trainer_app(settings, store=store, dispatch=False)
-    inference_app = create_inference_app(
-        InferenceSettings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'inf.db'}"),
-        store=store,
-    )
-    async with (
-        trainer.router.lifespan_context(trainer),
-        inference_app.router.lifespan_context(inference_app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(trainer), base_url="http://trainer") as api,
-    ):
-        inference = InferenceClient(
-            "http://inference",
-            internal_token=LOCAL_INTERNAL_TOKEN,
-            transport=httpx.ASGITransport(inference_app),
-        )
-        dispatcher = RunDispatcher(
-            settings=settings,
-            sessionmaker=trainer.state.sessionmaker,
-            store=store,
-            executor=LocalExecutor(settings=settings),
-            inference=inference,
-        )
-        yield api, dispatcher, trainer.state.sessionmaker, store, mini
-        await inference.aclose()
+    # The trainer API on a real uvicorn server (it takes the worker's events and heartbeats), the
+    # inference app in process, a fresh SQLite database.
+    async with open_world(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", tmp_path) as w:
+        async with httpx.AsyncClient(base_url=w.trainer_url, headers=HEADERS, timeout=30) as api:
+            yield api, w, mini
 
 
 async def test_an_imagenet_run_created_through_the_api_trains_and_registers_its_model(world):
-    api, dispatcher, maker, store, mini = world
-    created = await api.post(
-        "/runs", json={"task": "imagenet", "config": {"data": "ilsvrc-mini", **RECIPE}}, headers=HEADERS
-    )
+    api, w, mini = world
+    # The real entrypoint (python -m trainer.training), with a lease that survives a loaded machine.
+    dispatcher = w.dispatcher(worker_command=["-m", "trainer.training"], lease_s=120.0, heartbeat_s=2.0)
+    maker, store = w.maker, w.store
+    created = await api.post("/runs", json={"task": "imagenet", "config": {"data": "ilsvrc-mini", **RECIPE}})
     assert created.status_code == 201, created.text
     run = created.json()
     assert (run["status"], run["dataset_id"], run["config"]["task"]) == ("queued", "ilsvrc-mini", "imagenet")
@@ -93,6 +66,8 @@ async def test_an_imagenet_run_created_through_the_api_trains_and_registers_its_
         await asyncio.sleep(0.5)
     assert row.status == "succeeded", (row.status, row.error)
     assert row.model_id is not None
+    history = row.metrics["history"]  # the epoch event came back through the API
+    assert [h["epoch"] for h in history] == [1] and {"top1", "top5"} <= history[0].keys()
     card = store.get_bytes(run["artifacts_prefix"] + "model_card.json")
     assert all(wnid.encode() in card for wnid in mini.wnids)
     assert store.exists(run["artifacts_prefix"] + "checkpoint.pt")
@@ -110,6 +85,6 @@ async def test_an_imagenet_run_created_through_the_api_trains_and_registers_its_
 )
 async def test_bad_imagenet_requests_are_422s_that_name_the_problem(world, body, field):
     api = world[0]
-    response = await api.post("/runs", json=body, headers=HEADERS)
+    response = await api.post("/runs", json=body)
     assert response.status_code == 422, response.text
     assert field in response.text
