@@ -114,7 +114,7 @@ REFUSED = [
     (
         "class-below-minimum",
         "few.csv",
-        _csv(corpus.text_rows({"a": 150, "b": 99})).encode(),
+        _csv(corpus.text_rows({"a": 150, "b": 9})).encode(),
         "class_too_small",
     ),
     ("single-column", "one.csv", ("text\r\n" + "\r\n".join(t for t, _ in ROWS)).encode(), "csv_malformed"),
