@@ -24,7 +24,7 @@ import torch
 from trainer.imagenet.config import ImageNetTrainConfig
 from trainer.imagenet.distributed import Distributed
 from trainer.imagenet.miniature import write_miniature
-from trainer.imagenet.prepare import PrepareConfig, prepare
+from trainer.imagenet.prepare import PrepareConfig, ShardOptions, prepare
 from trainer.imagenet.throughput import loader_throughput, measure
 
 CLASSES, TRAIN_PER_CLASS, VAL_PER_CLASS = 8, 40, 5
@@ -68,7 +68,7 @@ def main() -> None:
         prepare(config)
         unpack = total / (time.perf_counter() - started)
         sharded = prepare(
-            config.model_copy(update={"shards": {"shorter_side": 256, "workers": args.workers}})
+            config.model_copy(update={"shards": ShardOptions(shorter_side=256, workers=args.workers)})
         )
         shard_rate = sharded["shards"]["images_per_s"]
         print(f"prepare: unpack + sort {unpack:.0f} img/s; resize to 256 + shard {shard_rate:.0f} img/s "

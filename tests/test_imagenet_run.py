@@ -7,6 +7,10 @@ registered with the inference service. Bad requests are 422s that name the field
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
+import sys
 import time
 
 import httpx
@@ -88,3 +92,45 @@ async def test_bad_imagenet_requests_are_422s_that_name_the_problem(world, body,
     response = await api.post("/runs", json=body)
     assert response.status_code == 422, response.text
     assert field in response.text
+
+
+async def test_an_imagenet_run_through_the_api_becomes_a_job_on_the_kubernetes_api(world, tmp_path):
+    """The Kubernetes executor against the fake API server (real client, real HTTP): the run's Job
+    starts the training entrypoint with the imagenet spec; that exact command, run here as the pod
+    would run it, trains, and the Job's completion settles the run with its model registered."""
+    from trainer.executors.base import RUN_TOKEN_ENV
+    from trainer.executors.kubernetes.manifests import job_name
+    from trainer.testing.fake_kubernetes import fake_kubernetes
+
+    from tests.queue.test_kubernetes_executor import NS, k8s_dispatcher
+
+    api, w, _ = world
+    created = await api.post("/runs", json={"task": "imagenet", "config": {"data": "ilsvrc-mini", **RECIPE}})
+    assert created.status_code == 201, created.text
+    run_id = created.json()["id"]
+    with fake_kubernetes() as cluster:
+        cluster.kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+        dispatcher = k8s_dispatcher(cluster, w, lease_s=120.0, heartbeat_s=2.0)
+        await dispatcher.tick()
+        job = cluster.cluster.get("jobs", NS, job_name(run_id, 1))
+        assert job is not None
+        command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert command[:3] == ["python", "-m", "trainer.training"]
+        spec = json.loads(command[command.index("--spec-json") + 1])
+        assert spec["config"]["task"] == "imagenet" and spec["config"]["data"] == "ilsvrc-mini"
+
+        name = job["metadata"]["name"]
+        cluster.cluster.start(name, namespace=NS)
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        env = {**os.environ, **{e["name"]: e["value"] for e in container.get("env", []) if "value" in e}}
+        secret = cluster.cluster.get("secrets", NS, name)  # the attempt's token, as the pod gets it
+        env[RUN_TOKEN_ENV] = base64.b64decode(secret["data"]["token"]).decode()
+        env["TRAINYARD_STORE_ROOT"] = str(w.store.root)
+        pod = await asyncio.create_subprocess_exec(sys.executable, *command[1:], env=env)  # the pod
+        assert await pod.wait() == 0
+        cluster.cluster.succeed(name, namespace=NS, log="done")
+        deadline = time.monotonic() + 60
+        while (run := await w.run(run_id)).status != "succeeded" and time.monotonic() < deadline:
+            await dispatcher.tick()
+            await asyncio.sleep(0.2)
+    assert run.status == "succeeded" and run.model_id is not None
