@@ -1,6 +1,7 @@
 """The web app as a first-time user meets it, in headless Chromium on the embedded platform in multi-user
 mode: sign up, upload, read the report, train, watch progress, see curves and grids, predict in the try-it
-box, revoke the token and see the prediction refused; then the same account at phone width.
+box, revoke the token and see the prediction refused; then the same account at phone width; then a text
+model: upload trec-6, train, predict a typed question.
 
 Screenshots land in test-results/browser/ (kept as CI artifacts). The journey itself is
 web/e2e/journey.mjs (npm playwright-core driving Debian's chromium; `make test` installs both)."""
@@ -95,3 +96,20 @@ def test_the_same_account_at_phone_width(desktop, multi_stack, flower_image, tmp
     assert len(phone["prediction"]) == 5
     assert "Refused" in phone["refusal"]
     assert phone["horizontalOverflow"] is False
+
+
+def test_a_text_model_from_csv_to_a_typed_question(desktop, multi_stack, tmp_path_factory):
+    text = run_journey(
+        tmp_path_factory.mktemp("text"),
+        journey="text",
+        baseUrl=multi_stack.gateway_url,
+        email=EMAIL,
+        password=PASSWORD,
+        viewport={"width": 1280, "height": 900},
+        textCsv=str(DATA / "trec-6.csv"),
+        question="What is the capital of Australia?",
+    )
+    assert text["runStatus"] == "succeeded"
+    assert len(text["prediction"]) == 5
+    for name in ("02-report", "05-run-finished", "06-try-it"):
+        assert (SHOTS / f"text-{name}.png").stat().st_size > 10_000, name

@@ -149,6 +149,9 @@ async function text(page, shot) {
   step("uploaded trec-6 and read the report");
   await page.getByRole("link", { name: "Train a model on it" }).click();
   await page.getByRole("radio", { name: /fastText/ }).check();
+  // A few epochs keep the journey short; the defaults are for accuracy, not for a test.
+  await page.getByText("Advanced settings").click();
+  await page.getByLabel("epochs", { exact: true }).fill(String(config.textEpochs ?? 3));
   await page.getByRole("button", { name: "Start training" }).click();
   const watched = await watchRun(page, shot, 300_000);
   result.runStatus = watched.status;

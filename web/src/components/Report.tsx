@@ -36,13 +36,15 @@ export function Report({ report }: { report: Record<string, unknown> }) {
                   <strong>{list[0].severity === "error" ? "Problem" : "Warning"}:</strong> {list[0].message}
                   {list.length > 1 ? ` (and ${list.length - 1} more like it)` : ""}
                 </summary>
-                <ul className="sources">
-                  {list.slice(0, 50).map((p, i) => (
-                    <li key={i}>
-                      {p.source ? <code>{p.source}</code> : null} {list.length > 1 ? p.message : ""}
-                    </li>
-                  ))}
-                </ul>
+                {list.some((p) => p.source) && (
+                  <ul className="sources">
+                    {list.slice(0, 50).map((p, i) => (
+                      <li key={i}>
+                        {p.source ? <code>{p.source}</code> : null} {list.length > 1 ? p.message : ""}
+                      </li>
+                    ))}
+                  </ul>
+                )}
               </details>
             </li>
           ))}
