@@ -43,6 +43,18 @@ class RunDispatcher:
         self.executor = executor
         self.inference = inference
         self._unsettled: dict[tuple[str, int], Finished] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tick now rather than at the next interval (a run was just queued here)."""
+        self._wake.set()
+
+    async def _sleep(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_interval_s)
+        except TimeoutError:
+            pass
+        self._wake.clear()
 
     async def run_forever(self) -> None:
         while True:
@@ -57,7 +69,7 @@ class RunDispatcher:
                 await self.tick()
             except Exception:  # noqa: BLE001 - one bad tick must not stop the queue; it is logged and retried
                 log.exception("dispatcher tick failed")
-            await asyncio.sleep(self.settings.dispatch_interval_s)
+            await self._sleep()
 
     async def recover(self) -> None:
         """At start: runs an earlier instance with this instance's id left running are adopted (the

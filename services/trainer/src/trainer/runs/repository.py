@@ -97,20 +97,19 @@ async def claim_next_run(
 ) -> Claim | None:
     """Move the oldest queued run to running, count the attempt, take a lease and mint the attempt's token.
 
-    None when the queue is empty. The conditional UPDATE makes the claim atomic: of two dispatchers
-    racing for the same row, only one sees rowcount 1 (Postgres also skips rows another transaction
-    has locked, so racing dispatchers take different rows instead of colliding).
+    None when the queue is empty (or, rarely, the oldest run was taken meanwhile: the next call goes on).
+    The conditional UPDATE makes the claim atomic: of two dispatchers racing for the same row, only one
+    updates it (on Postgres the subquery skips rows another transaction has locked, so racing
+    dispatchers take different rows instead of colliding).
     """
     candidate = select(Run.id).where(Run.status == "queued").order_by(Run.created_at).limit(1)
     if _is_postgres(session):
         candidate = candidate.with_for_update(skip_locked=True)
-    run_id = (await session.execute(candidate)).scalar_one_or_none()
-    if run_id is None:
-        return None
     stamp = now()
-    result = await session.execute(
+    # One statement picks and takes the run (UPDATE ... WHERE id = (SELECT ...) RETURNING).
+    claimed = await session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.status == "queued")
+        .where(Run.id == candidate.scalar_subquery(), Run.status == "queued")
         .values(
             status="running",
             attempts=Run.attempts + 1,
@@ -122,15 +121,15 @@ async def claim_next_run(
             executor=executor,
             executor_ref=None,
             error=None,
+            # A claimed run says so at once; the worker's first event replaces it within a second or two.
+            progress={"type": "phase", "phase": "starting"},
         )
-        .execution_options(synchronize_session=False)
+        .returning(Run)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    if result.rowcount != 1:
+    run = claimed.scalar_one_or_none()
+    if run is None:
         return None
-    run = await get_run(session, run_id=run_id)
-    assert run is not None
-    # A claimed run says so at once; the worker's first event replaces it within a second or two.
-    run.progress = {"type": "phase", "phase": "starting", "attempt": run.attempts}
     token = secrets.token_urlsafe(32)
     attempt = RunAttempt(
         run_id=run.id,

@@ -10,7 +10,7 @@ from common.headers import content_disposition
 from common.ids import FileName, ResourceId
 from common.params import Offset
 from common.store import ObjectNotFound
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainer.runs import repository, service, worker_events
@@ -47,6 +47,7 @@ async def create_run(
     store: StoreDep,
     request: Request,
     response: Response,
+    tasks: BackgroundTasks,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> RunOut:
     """201 with the new run; 200 with the run an earlier request with the same ``Idempotency-Key``
@@ -61,6 +62,8 @@ async def create_run(
     )
     if not created:
         response.status_code = 200
+    else:  # after the response, so after the commit: the dispatcher finds the run at once
+        tasks.add_task(request.app.state.dispatcher.wake)
     return await service.out_with_position(session, run)
 
 

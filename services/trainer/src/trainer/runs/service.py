@@ -101,7 +101,7 @@ async def create_run(
         status="queued",
         config=config.model_dump(mode="json"),
         attempts=0,
-        progress={},
+        progress={"type": "phase", "phase": "queued"},
         metrics={},
         manifest_key=manifest_key,
         artifacts_prefix=run_prefix(run_id),

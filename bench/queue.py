@@ -1,0 +1,162 @@
+"""The run queue's speed: claims per second on Postgres, and queued -> running latency of the local
+executor with real worker processes.
+
+1. Claims/s: ``--runs`` queued runs in a fresh Postgres (Debian's, started here), drained by
+   ``--claimers`` concurrent claimers (each its own connection), one claim per transaction exactly as
+   the dispatcher makes it (conditional UPDATE with FOR UPDATE SKIP LOCKED, the attempt row and its
+   token). Checked: every run claimed exactly once. Baseline in the same run: the same number of
+   plain single-row UPDATEs by primary key (the floor of any claim that commits per run).
+2. Latency: ``--latency-runs`` runs queued one at a time into a trainer instance (a real dispatcher
+   with the local executor, default settings: dispatch_interval_s = 1, woken when a run is queued, as
+   the runs API does); from the commit of the queued run to (a) 'running' and (b) the worker's first
+   event (its process is up and reporting with its token). Workers are ``trainer.testing.tiny_worker``.
+
+    uv run python bench/queue.py [--runs 2000] [--claimers 8] [--latency-runs 20]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's ``queue``: run as a script, its folder must not
+# shadow it (asyncio imports ``queue``), so the repository root takes the folder's place on the path.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from common.db import create_engine, create_sessionmaker, upgrade_database  # noqa: E402
+from common.testing.postgres import start_postgres  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
+from trainer.main import MIGRATIONS  # noqa: E402
+from trainer.runs import repository as repo  # noqa: E402
+from trainer.runs.models import Run, RunAttempt  # noqa: E402
+
+from tests.queue.world import new_run, open_world  # noqa: E402
+
+
+async def claims_per_second(url: str, *, runs: int, claimers: int) -> tuple[float, float]:
+    await asyncio.to_thread(
+        upgrade_database, migrations_dir=MIGRATIONS, url=url, version_table="alembic_version_trainer"
+    )
+    engine = create_engine(url)
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        session.add_all([new_run(config={}, age_s=runs - i) for i in range(runs)])
+        await session.commit()
+
+    async def claimer() -> int:
+        count = 0
+        async with maker() as session:
+            while True:
+                claim = await repo.claim_next_run(
+                    session, executor="local", instance_id="bench", lease_s=30, token_ttl_s=3600
+                )
+                await session.commit()
+                if claim is None:
+                    return count
+                count += 1
+
+    start = time.perf_counter()
+    counts = await asyncio.gather(*(claimer() for _ in range(claimers)))
+    claim_s = time.perf_counter() - start
+    async with maker() as session:
+        attempts = (await session.execute(select(func.count()).select_from(RunAttempt))).scalar_one()
+        distinct = (await session.execute(select(func.count(func.distinct(RunAttempt.run_id))))).scalar_one()
+        ids = list((await session.execute(select(Run.id))).scalars())
+    assert sum(counts) == attempts == distinct == runs, (sum(counts), attempts, distinct, runs)
+
+    # Baseline: one plain UPDATE by primary key per transaction, same concurrency.
+    chunks = [ids[i::claimers] for i in range(claimers)]
+
+    async def updater(chunk: list[str]) -> None:
+        async with maker() as session:
+            for run_id in chunk:
+                await session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=repo.now()))
+                await session.commit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(updater(c) for c in chunks))
+    update_s = time.perf_counter() - start
+    await engine.dispose()
+    return runs / claim_s, runs / update_s
+
+
+async def latency(url: str, *, count: int) -> tuple[list[float], list[float]]:
+    to_running, to_first_event = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        async with open_world(url, Path(tmp)) as world:
+            dispatcher = world.dispatcher(
+                instance_id="bench", dispatch_interval_s=1.0, lease_s=30, heartbeat_s=10
+            )
+            loop = asyncio.create_task(dispatcher.run_forever())
+            try:
+                for _ in range(count):
+                    (run_id,) = await world.add_runs(1, epochs=1)
+                    start = time.perf_counter()
+                    dispatcher.wake()
+                    running = first = None
+                    while first is None:
+                        run = await world.run(run_id)
+                        now = time.perf_counter() - start
+                        if running is None and run.status != "queued":
+                            running = now
+                        if run.progress.get("type") not in (None, "phase") or run.progress.get(
+                            "phase"
+                        ) not in (
+                            None,
+                            "queued",
+                            "starting",
+                        ):
+                            first = now
+                        await asyncio.sleep(0.005)
+                    to_running.append(running)
+                    to_first_event.append(first)
+                    await world.wait([run_id], lambda r: r.status in ("succeeded", "failed"), within=60)
+            finally:
+                loop.cancel()
+    return to_running, to_first_event
+
+
+def describe(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    median = statistics.median(values)
+    return f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--claimers", type=int, default=8)
+    parser.add_argument("--latency-runs", type=int, default=20)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    server = start_postgres()
+    try:
+        claims, updates = await claims_per_second(
+            server.url(server.create_database()), runs=args.runs, claimers=args.claimers
+        )
+        print(
+            f"claims on Postgres: {claims:.0f} claims/s ({args.runs} runs, {args.claimers} claimers, "
+            f"each claimed exactly once); baseline plain UPDATE by id: {updates:.0f}/s "
+            f"(claim costs {updates / claims:.1f}x a plain update); target >= 500 claims/s"
+        )
+        running, first = await latency(server.url(server.create_database()), count=args.latency_runs)
+        print(
+            f"queued -> running (local executor, {args.latency_runs} runs): {describe(running)}; target 1 s"
+        )
+        print(f"queued -> first event from the worker process: {describe(first)}")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
