@@ -87,7 +87,7 @@ def test_torchvision_backbone_trains_with_weights_in_the_weights_dir(
 ):
     save_random_torchvision_weights(backbone, tmp_path / "weights")
     result = run_training(
-        spec_for(f"tv-{backbone}", backbone=backbone, epochs=2),
+        spec_for(f"tv-{backbone}", backbone=backbone, head="sgd", epochs=2),
         store=store,
         report=events,
         weights_dir=tmp_path / "weights",

@@ -26,13 +26,16 @@ ARTIFACTS = [
     "model.pt",
     "model.onnx",
     "model_card.json",
-    "checkpoint.pt",
+    "data_issues.json",
+    "data_issues.png",
 ]
 
 
-def test_quick_run_learns_the_shapes(quick_run):
+def test_quick_run_learns_the_shapes_and_stops_when_the_head_converged(quick_run):
     assert quick_run.result.val_accuracy >= 0.8
-    assert quick_run.result.epochs_completed == 10
+    last = quick_run.events.of("epoch")[-1]
+    assert last["converged"] is True
+    assert quick_run.result.epochs_completed == last["epoch"] == last["epochs"] < 200
 
 
 def test_every_artifact_is_in_the_store_under_the_run_prefix(quick_run):
@@ -49,14 +52,17 @@ def test_events_are_phases_then_epochs_in_order(quick_run):
     assert {"epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(
         last_epoch
     )
-    assert (last_epoch["epoch"], last_epoch["epochs"]) == (10, 10)
+    assert last_epoch["epoch"] == last_epoch["epochs"] == quick_run.result.epochs_completed
     json.dumps(list(quick_run.events))
 
 
-def test_metrics_json_has_every_epoch(quick_run):
+def test_metrics_json_has_every_iteration_up_to_convergence(quick_run):
     metrics = json.loads(quick_run.store.get_bytes("runs/quick-1/metrics.json"))
-    assert [row["epoch"] for row in metrics["history"]] == list(range(1, 11))
+    iterations = quick_run.result.epochs_completed
+    assert [row["epoch"] for row in metrics["history"]] == list(range(1, iterations + 1))
+    assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
     assert metrics["val_accuracy"] == quick_run.result.val_accuracy
+    assert metrics["data_issues"] is not None
 
 
 def test_model_card_describes_the_inference_transform(quick_run):
@@ -74,7 +80,7 @@ def test_model_card_describes_the_inference_transform(quick_run):
         "quick-1",
         "ds-shapes",
     )
-    assert card.hyperparameters["epochs"] == 10
+    assert card.hyperparameters["head"] == "lbfgs"
 
 
 def test_model_pt_loads_with_weights_only(quick_run):
@@ -108,13 +114,17 @@ def test_onnx_model_served_with_the_card_transform_reproduces_validation_accurac
     assert accuracy == pytest.approx(quick_run.result.val_accuracy)
 
 
-def test_second_run_reuses_the_feature_cache(quick_run, spec_for):
+def test_second_run_reuses_the_feature_cache_and_the_exported_backbone(quick_run, spec_for):
     first = quick_run.events.of("phase", "features")[0]
     assert first["cached"] is False and quick_run.store.exists(first["key"])
+    backbones = list(quick_run.store.list("pretrained/onnx/"))
+    assert len(backbones) == 1 and "efficientnet_lite0" in backbones[0]
     events = type(quick_run.events)()
-    run_training(spec_for("quick-2", epochs=1), store=quick_run.store, report=events)
+    run_training(spec_for("quick-2", head_c=1.0), store=quick_run.store, report=events)
     (second,) = events.of("phase", "features")
     assert (second["cached"], second["key"]) == (True, first["key"])
+    metrics = json.loads(quick_run.store.get_bytes("runs/quick-2/metrics.json"))
+    assert metrics["timings_s"]["backbone_onnx_cached"] == 1.0
 
 
 def test_a_different_image_size_gets_its_own_feature_cache(quick_run, spec_for):
@@ -125,11 +135,12 @@ def test_a_different_image_size_gets_its_own_feature_cache(quick_run, spec_for):
 
 
 def test_scratch_backbone_trains_without_any_weights(store, events, spec_for):
-    result = run_training(spec_for("scratch-1", backbone="scratch", epochs=2), store=store, report=events)
-    assert result.epochs_completed == 2 and result.onnx_top1_agreement == 1.0
+    result = run_training(spec_for("scratch-1", backbone="scratch"), store=store, report=events)
+    assert result.epochs_completed >= 1 and result.onnx_top1_agreement == 1.0
+    assert not list(store.list("pretrained/onnx/"))  # random weights: nothing worth caching
 
 
-def test_quick_run_resumes_from_its_checkpoint_and_continues_the_epoch_count(store, events, spec_for):
+def test_sgd_head_resumes_from_its_checkpoint_and_continues_the_epoch_count(store, events, spec_for):
     class Crash(Exception):
         pass
 
@@ -137,7 +148,7 @@ def test_quick_run_resumes_from_its_checkpoint_and_continues_the_epoch_count(sto
         if event["type"] == "epoch":
             raise Crash
 
-    spec = spec_for("resume-q", epochs=3)
+    spec = spec_for("resume-q", head="sgd", epochs=3)
     with pytest.raises(Crash):
         run_training(spec, store=store, report=crash_after_first_epoch)
     result = run_training(spec, store=store, report=events)
@@ -146,3 +157,21 @@ def test_quick_run_resumes_from_its_checkpoint_and_continues_the_epoch_count(sto
     assert result.epochs_completed == 3
     metrics = json.loads(store.get_bytes("runs/resume-q/metrics.json"))
     assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
+
+
+def test_excluded_images_leave_both_splits(store, events, spec_for):
+    excluded = ["circle/000.jpg", "square/005.jpg"]  # one validation image, one training image
+    run_training(spec_for("exclude-1", exclude=excluded), store=store, report=events)
+
+    metrics = json.loads(store.get_bytes("runs/exclude-1/metrics.json"))
+    assert metrics["class_counts"]["val"]["circle"] == 2 and metrics["class_counts"]["train"]["square"] == 8
+    assert metrics["excluded"] == 2
+    issues = json.loads(store.get_bytes("runs/exclude-1/data_issues.json"))
+    assert not {i["source"] for i in issues["issues"]} & set(excluded)
+
+
+def test_excluding_a_file_the_set_does_not_have_fails_with_its_name(store, events, spec_for):
+    from trainer.training.errors import DatasetUnusable
+
+    with pytest.raises(DatasetUnusable, match="not in data set.*'circle/999.jpg'"):
+        run_training(spec_for("exclude-2", exclude=["circle/999.jpg"]), store=store, report=events)

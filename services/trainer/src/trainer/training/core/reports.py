@@ -48,12 +48,30 @@ def per_class_scores(matrix: np.ndarray, classes: list[str]) -> dict[str, dict[s
 
 
 def curves_figure(history: list[dict[str, Any]]) -> plt.Figure:
-    epochs = [row["epoch"] for row in history]
+    """Accuracy and loss of every phase of a run (e.g. a fine-tuning run's probe, then its epochs), one
+    point per row; a dashed line and the phase's name where a phase starts. A head fitted by L-BFGS
+    has one row per iteration, up to convergence."""
+    steps = list(range(1, len(history) + 1))
     figure, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    starts = [k for k, row in enumerate(history) if k == 0 or row.get("stage") != history[k - 1].get("stage")]
     for ax, metric, title in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
-        ax.plot(epochs, [row[f"train_{metric}"] for row in history], label="train")
-        ax.plot(epochs, [row[f"val_{metric}"] for row in history], label="validation")
-        ax.set_xlabel("epoch")
+        for split, label in (("train", "train"), ("val", "validation")):
+            points = [(x, row.get(f"{split}_{metric}")) for x, row in zip(steps, history, strict=True)]
+            points = [(x, y) for x, y in points if y is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), label=label, marker="." if len(points) < 30 else None)
+        for k in starts:
+            if len(starts) > 1:
+                ax.axvline(steps[k] - 0.5, color="grey", linestyle="--", linewidth=0.8)
+            ax.annotate(
+                str(history[k].get("stage", "")),
+                (steps[k], 1.0),
+                xycoords=("data", "axes fraction"),
+                va="top",
+                fontsize=8,
+                color="grey",
+            )
+        ax.set_xlabel("step (L-BFGS iteration for a fitted head, else epoch)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -75,16 +75,25 @@ def train_task(
     started = time.perf_counter()
     feeds = task.eval_inputs(ctx)
     labels = data.labels[data.val]
-    logits = final_logits(ctx.model, feeds, device)
+    own = task.final_model(ctx) if hasattr(task, "final_model") else None
+    if own is None:
+        logits = final_logits(ctx.model, feeds, device)
+        onnx_model = export_onnx(ctx.model, task.export_inputs(ctx))
+    else:
+        logits, onnx_model = own.logits, own.onnx
     final = score(torch.from_numpy(logits), torch.from_numpy(labels), ctx.loss_fn)
-    onnx_model = export_onnx(ctx.model, task.export_inputs(ctx))
     onnx_check = check_onnx(onnx_model, torch_logits=logits, feeds=feeds)
     ctx.timings["export"] = _lap(started)
 
     prefix = spec.output_prefix
     outputs = task.outputs(ctx)
     keys = write_reports(
-        store=store, prefix=prefix, classes=data.classes, history=state.history, labels=labels, logits=logits
+        store=store,
+        prefix=prefix,
+        classes=data.classes,
+        history=[*ctx.probe_history, *state.history],
+        labels=labels,
+        logits=logits,
     )
     keys |= task.write_examples(store=store, prefix=prefix, ctx=ctx, labels=labels, logits=logits)
     summary = {
@@ -92,7 +101,7 @@ def train_task(
         "val_loss": final.loss,
         "epochs_completed": state.epoch,
         "stopped_early": state.stopped_early,
-        "best_epoch": state.best_epoch if config.early_stopping else None,
+        "best_epoch": state.best_epoch if config.early_stopping or state.best_accuracy >= 0 else None,
         "onnx_top1_agreement": onnx_check.top1_agreement,
         "onnx_max_abs_logit_diff": onnx_check.max_abs_logit_diff,
     }
@@ -114,7 +123,8 @@ def train_task(
     keys["model.pt"] = _put_model_pt(store, prefix + "model.pt", ctx, outputs.model_pt)
     keys["model.onnx"] = prefix + "model.onnx"
     store.put_bytes(keys["model.onnx"], onnx_model)
-    keys["checkpoint.pt"] = ctx.checkpoints.key
+    if store.exists(ctx.checkpoints.key):  # a head fitted in one go (quick, L-BFGS) saves none
+        keys["checkpoint.pt"] = ctx.checkpoints.key
     card = ModelCard(
         task=config.task,
         classes=data.classes,

@@ -48,6 +48,16 @@ class ExportInputs:
     dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FinalModel:
+    """A task's own final model: validation logits (``data.val`` order) and the ONNX graph, when it can
+    produce them cheaper than the core's eager pass and export (the image quick path: cached features
+    and a cached backbone graph). The core still checks the graph against these logits."""
+
+    logits: np.ndarray
+    onnx: bytes
+
+
 @dataclass
 class TaskOutputs:
     """What a task adds to the run's outputs: files beside the model (name -> bytes), fields of
@@ -78,6 +88,9 @@ class Task(Protocol):
         ...
 
     def export_inputs(self, ctx: TrainingContext) -> ExportInputs: ...
+
+    # Optional: ``final_model(ctx) -> FinalModel | None``; the core uses it when a task defines it and
+    # it returns a model (see ``FinalModel``), else it evaluates and exports ``ctx.model`` itself.
 
     def card_preprocessing(self, ctx: TrainingContext) -> ImageCardPreprocessing | TextCardPreprocessing:
         """What the inference service must do to an input before the model sees it."""

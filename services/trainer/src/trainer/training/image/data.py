@@ -21,12 +21,24 @@ class ImageSet(LabelledSet):
     """All images of a data set in manifest order; ``train``/``val`` index into ``images``."""
 
     images: list[Image.Image] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # the file names in the upload
 
 
 def load_image_set(
-    *, store: ObjectStore, manifest_key: str, val_fraction: float | None, seed: int
+    *,
+    store: ObjectStore,
+    manifest_key: str,
+    val_fraction: float | None,
+    seed: int,
+    exclude: list[str] | None = None,
+    min_shorter_side: int | None = None,
 ) -> ImageSet:
-    """Decode every image. ``val_fraction`` set: a seeded stratified re-split; else the manifest's split."""
+    """Decode every image. ``val_fraction`` set: a seeded stratified re-split; else the manifest's split.
+
+    ``exclude``: file names left out of both splits (their images stay decoded, so cached features of
+    the whole set still fit). ``min_shorter_side``: JPEGs may be decoded at a reduced scale down to it
+    (the resize before the centre crop), as the inference service decodes them too.
+    """
     manifest = read_manifest(store, manifest_key)
     if manifest.kind != "image" or not manifest.pack_key:
         raise DatasetUnusable(f"data set {manifest.dataset_id} holds {manifest.kind} data, not images")
@@ -39,7 +51,9 @@ def load_image_set(
         if item.offset is None or item.length is None or item.label not in index:
             raise DatasetUnusable(f"manifest item {item.source!r} has no image bytes or an unknown label")
         try:
-            images.append(decode_rgb(pack[item.offset : item.offset + item.length]))
+            images.append(
+                decode_rgb(pack[item.offset : item.offset + item.length], min_shorter_side=min_shorter_side)
+            )
         except DecodeError as e:
             raise DatasetUnusable(
                 f"image {item.source!r} cannot be decoded; remove it and upload again"
@@ -47,6 +61,16 @@ def load_image_set(
         labels.append(index[item.label])
     labels_arr = np.asarray(labels, dtype=np.int64)
     train, val = split_indices(manifest, labels_arr, val_fraction=val_fraction, seed=seed)
+    sources = [item.source for item in manifest.items]
+    if exclude:
+        unknown = sorted(set(exclude) - set(sources))
+        if unknown:
+            raise DatasetUnusable(
+                f"exclude names {len(unknown)} files that are not in data set {manifest.dataset_id} "
+                f"(e.g. {unknown[0]!r}); use the names data_issues.json or the data set report gives"
+            )
+        keep = ~np.isin(np.asarray(sources, dtype=object), list(exclude))
+        train, val = train[keep[train]], val[keep[val]]
     image_set = ImageSet(
         dataset_id=manifest.dataset_id,
         classes=list(manifest.classes),
@@ -54,6 +78,7 @@ def load_image_set(
         train=train,
         val=val,
         images=images,
+        sources=sources,
     )
     check_usable(image_set, unit="images")
     return image_set

@@ -36,13 +36,22 @@ def feature_cache_key(
 
 
 def compute_features(
-    model: ImageClassifier, image_set: ImageSet, *, prep: Preprocessing, views: list[str], device: Device
+    model: ImageClassifier,
+    image_set: ImageSet,
+    *,
+    prep: Preprocessing,
+    views: list[str],
+    device: Device,
+    backbone_graph: Callable[[], bytes] | None = None,
 ) -> dict[str, np.ndarray]:
-    """float32 [num_images, feature_dim] per view, in manifest order ("center" and "flip" views)."""
+    """float32 [num_images, feature_dim] per view, in manifest order ("center" and "flip" views).
+    On CPU, through ONNX Runtime on ``backbone_graph()`` (default: exported here)."""
     model.eval()
-    extract = (
-        _onnx_extractor(model, prep) if device.torch.type == "cpu" else _torch_extractor(model, device, prep)
-    )
+    if device.torch.type == "cpu":
+        graph = backbone_graph() if backbone_graph else export_backbone(model, prep)
+        extract = _onnx_extractor(graph, prep)
+    else:
+        extract = _torch_extractor(model, device, prep)
     out: dict[str, list[np.ndarray]] = {view: [] for view in views}
     order = np.arange(len(image_set.images))
     for start in range(0, len(order), BATCH):
@@ -64,15 +73,19 @@ def _torch_extractor(
     return extract
 
 
-def _onnx_extractor(model: ImageClassifier, prep: Preprocessing) -> Callable[[np.ndarray], np.ndarray]:
-    """On CPU, ONNX Runtime runs the frozen backbone 2-2.5x faster than eager PyTorch (BENCHMARKS.md);
-    exporting it takes about a second. Same input arithmetic as ``device_images``."""
+def export_backbone(model: ImageClassifier, prep: Preprocessing) -> bytes:
+    """The frozen stages as ONNX: "input" [batch, 3, S, S] -> "features" [batch, d]."""
     example = torch.zeros(1, 3, prep.input_size, prep.input_size)
-    graph = export_onnx(
+    return export_onnx(
         nn.Sequential(*model.stages),
         ExportInputs(examples=(example,), names=("input",)),
         output_name="features",
     )
+
+
+def _onnx_extractor(graph: bytes, prep: Preprocessing) -> Callable[[np.ndarray], np.ndarray]:
+    """On CPU, ONNX Runtime runs the frozen backbone 2-2.5x faster than eager PyTorch (BENCHMARKS.md).
+    Same input arithmetic as ``device_images``."""
     session = cpu_session(graph, threads=torch.get_num_threads())
 
     def extract(pixels: np.ndarray) -> np.ndarray:
@@ -91,12 +104,15 @@ def load_or_compute_features(
     views: list[str],
     device: Device,
     report: Callable[[dict], None],
+    backbone_graph: Callable[[], bytes] | None = None,
 ) -> dict[str, np.ndarray]:
     cached = _load(store, key, views=views, num_images=len(image_set.images))
     report({"type": "phase", "phase": "features", "cached": cached is not None, "key": key})
     if cached is not None:
         return cached
-    features = compute_features(model, image_set, prep=prep, views=views, device=device)
+    features = compute_features(
+        model, image_set, prep=prep, views=views, device=device, backbone_graph=backbone_graph
+    )
     buffer = io.BytesIO()
     np.savez(buffer, **features)
     store.put_bytes(key, buffer.getvalue())

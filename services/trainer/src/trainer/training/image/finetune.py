@@ -89,7 +89,18 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
                 y_train[idx].to(device.torch),
             )
 
+    # Never end below the model fine-tuning starts from: the probe is evaluated as epoch 0, and the
+    # best epoch's weights (by validation accuracy) are what the run keeps.
+    best: dict = {"epoch": state.epoch, "accuracy": -1.0, "weights": None}
+    current = {"epoch": state.epoch}
+
+    def remember(accuracy: float) -> None:
+        if accuracy > best["accuracy"]:
+            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best.update(epoch=current["epoch"], accuracy=accuracy, weights=weights)
+
     def run_epoch(epoch: int) -> EpochStats:
+        current["epoch"] = epoch
         return train_epoch(
             model=model,
             batches=batches(),
@@ -104,9 +115,22 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
             device_images(val_pixels[s : s + EVAL_BATCH], prep, device)
             for s in range(0, len(val_pixels), EVAL_BATCH)
         )
-        return score(predict(model=model, batches=chunks, device=device), y_val, ctx.loss_fn)
+        stats = score(predict(model=model, batches=chunks, device=device), y_val, ctx.loss_fn)
+        remember(stats.accuracy)
+        return stats
 
-    return fit(
+    if payload is None:
+        start = evaluate()
+        state.history.append(
+            {
+                "epoch": 0,
+                "epochs": config.epochs,
+                "stage": "probe",
+                "val_loss": start.loss,
+                "val_acc": start.accuracy,
+            }
+        )
+    state = fit(
         config=config,
         stage="finetune",
         module=model,
@@ -118,3 +142,11 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
         checkpoints=ctx.checkpoints,
         report=ctx.report,
     )
+    last = state.history[-1]["val_acc"] if state.history else -1.0
+    if best["weights"] is not None and best["accuracy"] > last:
+        model.load_state_dict(best["weights"])
+        state.best_epoch, state.best_accuracy = best["epoch"], best["accuracy"]
+        ctx.report(
+            {"type": "phase", "phase": "kept_best", "epoch": best["epoch"], "val_acc": best["accuracy"]}
+        )
+    return state

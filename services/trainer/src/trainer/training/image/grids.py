@@ -17,24 +17,27 @@ def _fit(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def grid_image(pixels: np.ndarray, captions: list[tuple[str, str]], *, ok: bool, cell: int = 150) -> bytes:
-    """PNG of up to 5x5 images (uint8 NHWC), each under its (true, predicted) caption. Drawn with PIL:
-    25 matplotlib subplots cost a second per grid."""
+def grid_image(
+    pixels: np.ndarray, captions: list[tuple[str, str]], *, ok: bool, cell: int = 150, empty: str = ""
+) -> bytes:
+    """PNG of up to 5x5 images (uint8 NHWC), each under its two caption lines; sized to its content (a
+    grid of 3 images is one row of 3). Drawn with PIL: 25 matplotlib subplots cost a second per grid."""
     caption_h = 30
-    canvas = Image.new("RGB", (GRID * cell, GRID * (cell + caption_h)), "white")
+    shown = min(len(pixels), GRID * GRID)
+    columns = max(1, min(GRID, shown))
+    rows = max(1, -(-shown // columns))
+    canvas = Image.new("RGB", (max(columns * cell, 300), rows * (cell + caption_h)), "white")
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=12)
-    if len(pixels) == 0:
-        draw.text((10, 10), "no images in this group", fill="black", font=font)
-    for k, (image, (truth, predicted)) in enumerate(zip(pixels[: GRID * GRID], captions, strict=False)):
-        x, y = (k % GRID) * cell, (k // GRID) * (cell + caption_h)
+    if shown == 0:
+        draw.text((10, 10), empty or "no images in this group", fill="black", font=font)
+    for k, (image, (first, second)) in enumerate(zip(pixels[:shown], captions, strict=False)):
+        x, y = (k % columns) * cell, (k // columns) * (cell + caption_h)
         canvas.paste(
             Image.fromarray(image).resize((cell - 6, cell - 6), Image.BILINEAR), (x + 3, y + caption_h)
         )
-        draw.text((x + 3, y + 2), _fit(f"true: {truth}"), fill="black", font=font)
-        draw.text(
-            (x + 3, y + 15), _fit(f"pred: {predicted}"), fill="darkgreen" if ok else "firebrick", font=font
-        )
+        draw.text((x + 3, y + 2), _fit(first), fill="black", font=font)
+        draw.text((x + 3, y + 15), _fit(second), fill="darkgreen" if ok else "firebrick", font=font)
     buffer = io.BytesIO()
     canvas.save(buffer, "PNG")
     return buffer.getvalue()
@@ -61,9 +64,12 @@ def write_grids(
     ):
         picked = rng.permutation(np.flatnonzero(chosen))[: GRID * GRID]
         captions = [
-            (classes[labels[i]], f"{classes[predictions[i]]} ({probabilities[i].max():.0%})") for i in picked
+            (f"true: {classes[labels[i]]}", f"pred: {classes[predictions[i]]} ({probabilities[i].max():.0%})")
+            for i in picked
         ]
-        png = grid_image(val_pixels[picked], captions, ok=name == "grid_correct.png")
+        ok = name == "grid_correct.png"
+        empty = "no correct predictions" if ok else "no mistakes on the validation set"
+        png = grid_image(val_pixels[picked], captions, ok=ok, empty=empty)
         store.put_bytes(prefix + name, png, content_type="image/png")
         keys[name] = prefix + name
     return keys

@@ -18,11 +18,14 @@ from common.training_config import ImageTrainConfig
 from trainer.training.core.context import TrainingContext
 from trainer.training.core.device import Device
 from trainer.training.core.loop import FitState
-from trainer.training.core.task import ExportInputs, TaskOutputs
+from trainer.training.core.task import ExportInputs, FinalModel, TaskOutputs
+from trainer.training.image.backbone_onnx import backbone_onnx_key, compose_with_head, load_or_export_backbone
 from trainer.training.image.data import ImageSet, eval_batch, load_image_set
-from trainer.training.image.features import feature_cache_key, load_or_compute_features
+from trainer.training.image.data_issues import DataIssue
+from trainer.training.image.features import export_backbone, feature_cache_key, load_or_compute_features
 from trainer.training.image.finetune import train_finetune
 from trainer.training.image.grids import write_grids
+from trainer.training.image.issue_report import find_issues, issue_files
 from trainer.training.image.models import Backbone, ImageClassifier, build_classifier, preprocessing_for
 from trainer.training.image.quick import train_head
 from trainer.training.image.weights import default_weights_dir, weights_file_name
@@ -42,6 +45,9 @@ class ImageTask:
         self.prep: Preprocessing | None = None
         self.feature_key = ""
         self._val_pixels: np.ndarray | None = None
+        self._backbone_graph: bytes | None = None
+        self.features: dict[str, np.ndarray] = {}
+        self.issues: list[DataIssue] | None = None
 
     def load_data(self) -> ImageSet:
         return load_image_set(
@@ -49,6 +55,8 @@ class ImageTask:
             manifest_key=self.spec.manifest_key,
             val_fraction=self.config.data_split,
             seed=self.config.seed,
+            exclude=self.config.exclude,
+            min_shorter_side=self.config.resize,
         )
 
     def build_model(self, data: ImageSet, device: Device) -> ImageClassifier:
@@ -88,8 +96,13 @@ class ImageTask:
                 views=views,
                 device=ctx.device,
                 report=ctx.report,
+                backbone_graph=lambda: self.backbone_graph(ctx),
             )
         ctx.timings["features"] = time.perf_counter() - started
+        if features and config.find_data_issues:
+            started = time.perf_counter()
+            self.issues = find_issues(ctx.data, features["center"], seed=config.seed)
+            ctx.timings["data_issues"] = time.perf_counter() - started
         ctx.report(
             {
                 "type": "phase",
@@ -99,7 +112,37 @@ class ImageTask:
                 "device": ctx.device.torch.type,
             }
         )
+        self.features = features
         return MODES[config.mode](ctx, features, self)
+
+    def backbone_graph(self, ctx: TrainingContext) -> bytes:
+        """The frozen backbone as ONNX, from the store's cache or exported (and cached) once."""
+        if self._backbone_graph is None:
+            weights = weights_file_name(self.config.backbone)
+            key = (
+                backbone_onnx_key(
+                    backbone=self.config.backbone, weights=weights, input_size=self._prep().input_size
+                )
+                if weights
+                else None
+            )
+            self._backbone_graph, cached = load_or_export_backbone(
+                store=self.store, key=key, export=lambda: export_backbone(ctx.model, self._prep())
+            )
+            ctx.timings["backbone_onnx_cached"] = float(cached)
+        return self._backbone_graph
+
+    def final_model(self, ctx: TrainingContext) -> FinalModel | None:
+        """Quick on CPU: the validation logits from the cached features and the backbone graph with the
+        head appended, instead of an eager pass over the validation images and a full export."""
+        if self.config.mode != "quick" or ctx.device.torch.type != "cpu" or not self.features:
+            return None
+        head = ctx.model.head
+        weight = head.weight.detach().cpu().numpy()
+        bias = head.bias.detach().cpu().numpy()
+        logits = self.features["center"][ctx.data.val] @ weight.T + bias
+        onnx_model = compose_with_head(self.backbone_graph(ctx), weight=weight, bias=bias)
+        return FinalModel(logits=logits.astype(np.float32), onnx=onnx_model)
 
     def val_pixels(self, data: ImageSet) -> np.ndarray:
         """uint8 NHWC centre crops of the validation images (decoded once, used for evaluation and grids)."""
@@ -144,10 +187,22 @@ class ImageTask:
                 "preprocessing": self._prep().as_dict(),
                 "format": "trainer.training.image.models.ImageClassifier",
             },
-            metrics={"feature_cache_key": self.feature_key},
+            metrics={
+                "feature_cache_key": self.feature_key,
+                "data_issues": None if self.issues is None else _count_kinds(self.issues),
+                "excluded": len(self.config.exclude),
+            },
+            files=issue_files(self.issues, ctx.data, self._prep()) if self.issues is not None else {},
         )
 
     def _prep(self) -> Preprocessing:
         if self.prep is None:
             raise RuntimeError("build_model() sets the preprocessing; call it first")
         return self.prep
+
+
+def _count_kinds(issues: list[DataIssue]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for issue in issues:
+        counts[issue.kind] = counts.get(issue.kind, 0) + 1
+    return counts
