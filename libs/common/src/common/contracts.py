@@ -59,6 +59,7 @@ class DatasetManifest(BaseModel):
 
     version: Literal[1] = 1
     dataset_id: str
+    name: str | None = Field(None, description="the name its owner gave the data set")
     kind: DatasetKind
     classes: list[str]
     seed: int
@@ -220,6 +221,19 @@ class ModelCard(BaseModel):
     created_at: datetime
     run_id: str
     dataset_id: str
+    # What a person reads before using the model (cards written before these fields lack them).
+    dataset_name: str | None = None
+    class_counts: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description='{"train": {class: n}, "val": {class: n}}'
+    )
+    per_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="validation precision, recall, f1 and support per class"
+    )
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
+    software: dict[str, str] = Field(
+        default_factory=dict, description="package -> version it was trained with"
+    )
 
     @model_validator(mode="before")
     @classmethod

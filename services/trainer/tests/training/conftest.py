@@ -60,6 +60,7 @@ def write_dataset(store: LocalStore, dataset_id: str = DATASET_ID) -> str:
     store.put_bytes(pack_key, pack.getvalue())
     manifest = DatasetManifest(
         dataset_id=dataset_id,
+        name="shapes",
         kind="image",
         classes=list(SHAPES),
         seed=0,

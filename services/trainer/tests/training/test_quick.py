@@ -83,6 +83,30 @@ def test_model_card_describes_the_inference_transform(quick_run):
     assert card.hyperparameters["head"] == "lbfgs"
 
 
+def test_model_card_says_what_a_person_needs_before_using_the_model(quick_run):
+    card = ModelCard.model_validate_json(quick_run.store.get_bytes(quick_run.result.card_key))
+    assert card.dataset_name == "shapes"
+    assert card.class_counts == {
+        "train": {"circle": 9, "square": 9, "triangle": 9},
+        "val": {"circle": 3, "square": 3, "triangle": 3},
+    }
+    assert set(card.per_class) == {"circle", "square", "triangle"}
+    assert {"precision", "recall", "f1", "support"} <= set(card.per_class["circle"])
+    assert "'shapes'" in card.intended_use and "27" in card.intended_use
+    assert any("always answers one of its 3 classes" in line for line in card.limitations)
+    assert {"python", "torch", "onnxruntime", "trainyard-trainer"} <= set(card.software)
+
+
+def test_data_issues_are_written_for_the_user_to_review(quick_run):
+    report = json.loads(quick_run.store.get_bytes("runs/quick-1/data_issues.json"))
+    assert "exclude" in report["how_to_use"]
+    assert set(report["counts"]) == {"mislabelled", "placeholder", "blank", "outlier"}
+    from PIL import Image
+
+    grid = Image.open(io.BytesIO(quick_run.store.get_bytes("runs/quick-1/data_issues.png")))
+    assert grid.width >= 300  # sized to its content, at least wide enough for its message
+
+
 def test_model_pt_loads_with_weights_only(quick_run):
     payload = torch.load(io.BytesIO(quick_run.store.get_bytes("runs/quick-1/model.pt")), weights_only=True)
     assert payload["classes"] == ["circle", "square", "triangle"]

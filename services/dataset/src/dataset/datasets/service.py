@@ -167,6 +167,7 @@ async def create_dataset(
     keys = object_keys(dataset_id)
     manifest = DatasetManifest(
         dataset_id=dataset_id,
+        name=form.name or Path(upload.filename).stem or "data set",
         kind=report.kind,
         classes=result.classes,
         seed=seed,
@@ -180,7 +181,7 @@ async def create_dataset(
     row = Dataset(
         id=dataset_id,
         owner=owner,
-        name=form.name or Path(upload.filename).stem or "data set",
+        name=manifest.name,
         description=form.description,
         kind=report.kind,
         verdict=report.verdict,

@@ -20,6 +20,7 @@ from common.store import ObjectStore
 from common.training_config import ImageTrainConfig, TextTrainConfig
 from torch import nn
 
+from trainer.training.core.card import card_fields
 from trainer.training.core.checkpoint import CheckpointStore
 from trainer.training.core.context import TrainingContext, class_weights, make_loss
 from trainer.training.core.device import Device, select_device
@@ -139,6 +140,14 @@ def train_task(
         dataset_id=spec.dataset_id,
         onnx_input=",".join(feeds),
         onnx_output="logits",
+        **card_fields(
+            task=config.task,
+            data=data,
+            labels=labels,
+            logits=logits,
+            accuracy=final.accuracy,
+            issues=sum((outputs.metrics.get("data_issues") or {}).values()) or None,
+        ),
     )
     # The card goes last: its presence means the run's artifacts are complete.
     keys["model_card.json"] = prefix + "model_card.json"

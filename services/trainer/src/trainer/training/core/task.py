@@ -33,6 +33,7 @@ class LabelledSet:
     labels: np.ndarray  # int64 class index per example, in manifest order
     train: np.ndarray  # int64 indices into labels
     val: np.ndarray
+    dataset_name: str | None = None  # the name its owner gave it (the manifest's), for the model card
 
     def class_counts(self, indices: np.ndarray) -> list[int]:
         return np.bincount(self.labels[indices], minlength=len(self.classes)).tolist()

@@ -79,6 +79,7 @@ def load_image_set(
         val=val,
         images=images,
         sources=sources,
+        dataset_name=manifest.name,
     )
     check_usable(image_set, unit="images")
     return image_set
