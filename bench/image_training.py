@@ -140,6 +140,8 @@ def run_method(method: str, store_root: Path, threads: int, overrides: dict) -> 
         "epochs": result.epochs_completed,
         "features_cached": any(e.get("phase") == "features" and e.get("cached") for e in events),
         "timings_s": metrics["timings_s"],
+        "data_issues": metrics.get("data_issues"),
+        "flagged": _flagged(store, result.artifacts.get("data_issues.json")),
         "onnx_max_abs_logit_diff": result.onnx_max_abs_logit_diff,
         "config": config,
     }
@@ -149,6 +151,14 @@ def run_child(command: list[str]) -> tuple[dict, float]:
     started = time.perf_counter()
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1]), time.perf_counter() - started
+
+
+def _flagged(store, key: str | None) -> list[str]:
+    """The flagged files, as 'kind: source (label -> looks like)', for a person to check."""
+    if key is None:
+        return []
+    issues = json.loads(store.get_bytes(key))["issues"]
+    return [f"{i['kind']}: {i['source']} ({i['label']} -> {i['looks_like']})" for i in issues]
 
 
 def main() -> None:
@@ -196,6 +206,8 @@ def main() -> None:
                 f"load {r['load_average_1m']:.1f}  timings {r['timings_s']}",
                 flush=True,
             )
+            if r.get("flagged"):
+                print(f"  data issues {r['data_issues']}:", *r["flagged"], sep="\n    ", flush=True)
 
     print(
         f"\nmachine: {cpu_model()}, {os.cpu_count()} cpus, threads {args.threads}, "
