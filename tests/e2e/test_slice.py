@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 import zipfile
@@ -119,3 +120,63 @@ def test_bad_hyperparameter_gets_422_naming_the_field(api: httpx.Client):
     )
     assert response.status_code == 422
     assert "config.learning_rate" in error_message(response)
+
+
+def text_csv() -> bytes:
+    from common.testing.texts import sample_texts
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["text", "label"])
+    # The dataset service wants 100 rows per class; numbered so that none is a duplicate.
+    writer.writerows((f"{text} {n}", label) for n, (label, text) in enumerate(sample_texts(per_class=110)))
+    return buffer.getvalue().encode()
+
+
+def test_text_upload_train_and_predict_one_and_many_through_the_gateway(api: httpx.Client):
+    upload = api.post(
+        "/api/datasets", files={"file": ("texts.csv", text_csv(), "text/csv")}, data={"name": "t"}
+    )
+    assert upload.status_code == 201, upload.text
+    assert upload.json()["kind"] == "text"
+    config = {
+        "model": "fasttext",
+        "epochs": 8,
+        "learning_rate": 0.05,
+        "embedding_dim": 16,
+        "bigram_buckets": 64,
+    }
+    created = api.post(
+        "/api/runs", json={"dataset_id": upload.json()["id"], "task": "text", "config": config}
+    )
+    assert created.status_code == 201, created.text
+    run = wait_for_run(api, created.json()["id"])
+    assert run["status"] == "succeeded", run
+    artifacts = {a["name"] for a in api.get(f"/api/runs/{run['id']}/artifacts").json()["items"]}
+    assert {"model.onnx", "tokenizer.json", "misclassified.csv", "confident_correct.json"} <= artifacts
+
+    token = api.post(f"/api/models/{run['model_id']}/tokens").json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    one = api.post("/api/predict", json={"text": "goal match team ⚽"}, headers=bearer)
+    assert one.status_code == 200, one.text
+    assert one.json()["top_k"][0]["label"] == "sport"
+    many = api.post(
+        "/api/predict?top_k=2", json={"texts": ["pizza soup 🍕", "laptop server code"]}, headers=bearer
+    )
+    assert many.status_code == 200, many.text
+    assert [p["top_k"][0]["label"] for p in many.json()["predictions"]] == ["food", "tech"]
+    assert all(len(p["top_k"]) == 2 for p in many.json()["predictions"])
+    table = api.post(
+        "/api/predict/batch",
+        content=b"text\npizza bread\n=cheese oven\n",
+        headers={**bearer, "content-type": "text/csv"},
+    )
+    assert table.status_code == 200, table.text
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [r["label_1"] for r in rows] == ["food", "food"]
+    assert rows[1]["text"].startswith("'=")  # formula neutralised
+
+    empty = api.post("/api/predict", json={"text": "  "}, headers=bearer)
+    assert empty.status_code == 422 and "empty" in error_message(empty)
+    image = api.post("/api/predict", files={"file": ("x.jpg", b"\xff\xd8", "image/jpeg")}, headers=bearer)
+    assert image.status_code == 415 and "classifies text" in error_message(image)

@@ -19,18 +19,18 @@ PER_CLASS = 20
 VAL_PER_CLASS = 5
 
 
-def sample_texts(seed: int = 0) -> list[tuple[str, str]]:
+def sample_texts(seed: int = 0, per_class: int = PER_CLASS) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     rows = []
     for label, words in WORDS.items():
-        for _ in range(PER_CLASS):
+        for _ in range(per_class):
             tokens = rng.choices(words, k=rng.randint(2, 6)) + rng.choices(FILLER, k=rng.randint(0, 4))
             rng.shuffle(tokens)
             rows.append((label, " ".join(tokens)))
     # Edge cases, one per class position: empty, emoji only, very long.
     rows[1] = ("sport", "")
-    rows[PER_CLASS + 2] = ("food", "🍕🍕🍕")
-    rows[2 * PER_CLASS + 3] = ("tech", " ".join(["server code"] * 1500))
+    rows[per_class + 2] = ("food", "🍕🍕🍕")
+    rows[2 * per_class + 3] = ("tech", " ".join(["server code"] * 1500))
     return rows
 
 
