@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from common.contracts import BatchPrediction, Prediction
+from common.csvsafe import neutralize
 from common.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from fastapi import Request
 from fastapi.responses import Response
@@ -27,8 +28,6 @@ TOKENIZERS = TokenizerCache()
 JSON_HINT = 'send JSON {"text": "..."} or {"texts": ["...", ...]} with content type application/json'
 CSV_HINT = "send a CSV (text/csv body, or multipart field 'file') with a header row and a 'text' column"
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
-# Cells a spreadsheet would run as a formula get a leading quote.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class InvalidText(Unprocessable):
@@ -148,10 +147,6 @@ async def predict_json(
     return BatchPrediction(model_id=model.model_id, predictions=predictions) if many else predictions[0]
 
 
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 async def predict_csv(
     request: Request,
     *,
@@ -172,6 +167,6 @@ async def predict_csv(
         ["text", *[f"{kind}_{i}" for i in range(1, top_k + 1) for kind in ("label", "probability")]]
     )
     for text, prediction in zip(texts, predictions, strict=True):
-        cells = [v for score in prediction.top_k for v in (_cell(score.label), f"{score.probability:.6f}")]
-        writer.writerow([_cell(text), *cells])
+        cells = [v for s in prediction.top_k for v in (neutralize(s.label), f"{s.probability:.6f}")]
+        writer.writerow([neutralize(text), *cells])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")

@@ -8,17 +8,12 @@ import io
 import json
 
 import numpy as np
+from common.csvsafe import neutralize
 from common.store import ObjectStore
 
 from trainer.training.core.reports import softmax
 
 LIMIT = 50
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    # A spreadsheet would run a cell that starts like a formula; a leading quote keeps it text.
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def example_rows(
@@ -67,7 +62,9 @@ def write_examples(
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["text", "true", "predicted", "confidence"])
         writer.writeheader()
-        writer.writerows({**row, "text": _cell(row["text"])} for row in rows)
+        writer.writerows(
+            {**row, **{k: neutralize(row[k]) for k in ("text", "true", "predicted")}} for row in rows
+        )
         keys[f"{name}.csv"] = prefix + f"{name}.csv"
         store.put_bytes(keys[f"{name}.csv"], buffer.getvalue().encode(), content_type="text/csv")
     return keys
