@@ -24,27 +24,39 @@ def lengths_of(ids: torch.Tensor) -> torch.Tensor:
 
 
 class FastText(nn.Module):
+    """An ``EmbeddingBag`` (mean, padding excluded) over each text's unigram and hashed bigram ids.
+    The exported graph computes the same mean with a gather and a masked sum (ONNX has no bag op)."""
+
     def __init__(
         self, *, vocab_size: int, embedding_dim: int, bigram_buckets: int, num_classes: int, dropout: float
     ) -> None:
         super().__init__()
         self.vocab_size, self.bigram_buckets = vocab_size, bigram_buckets
-        self.embedding = nn.EmbeddingBag(vocab_size + bigram_buckets, embedding_dim, mode="sum")
+        self.embedding = nn.EmbeddingBag(
+            vocab_size + bigram_buckets, embedding_dim, mode="mean", padding_idx=0
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(embedding_dim, num_classes)
         nn.init.uniform_(self.embedding.weight, -0.5 / embedding_dim, 0.5 / embedding_dim)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+
+    def bag_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """[B, L + L-1]: the unigrams, then a bucket per pair of neighbours (0 where either is padding)."""
+        if not self.bigram_buckets or input_ids.shape[1] < 2:
+            return input_ids
+        left, right = input_ids[:, :-1], input_ids[:, 1:]
+        bigrams = (left * BIGRAM_PRIME + right) % self.bigram_buckets + self.vocab_size
+        both = (left != 0) & (right != 0)
+        return torch.cat([input_ids, torch.where(both, bigrams, torch.zeros_like(bigrams))], 1)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        valid = (input_ids != 0).float()
-        ids = input_ids
-        weights = valid
-        if self.bigram_buckets and input_ids.shape[1] > 1:
-            left, right = input_ids[:, :-1], input_ids[:, 1:]
-            bigrams = (left * BIGRAM_PRIME + right) % self.bigram_buckets + self.vocab_size
-            ids = torch.cat([input_ids, bigrams], 1)
-            weights = torch.cat([valid, valid[:, :-1] * valid[:, 1:]], 1)
-        summed = self.embedding(ids, per_sample_weights=weights)
-        mean = summed / weights.sum(1, keepdim=True).clamp(min=1.0)
+        ids = self.bag_ids(input_ids)
+        if torch.onnx.is_in_onnx_export():
+            valid = (ids != 0).to(torch.float32)[:, :, None]
+            mean = (self.embedding.weight[ids] * valid).sum(1) / valid.sum(1).clamp(min=1.0)
+        else:
+            mean = self.embedding(ids)
         return self.head(self.dropout(mean))
 
 
