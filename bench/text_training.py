@@ -148,9 +148,6 @@ async def serve_predictions(root: Path, run_id: str, result: dict, texts: list[s
 
 def child(method: str, name: str, root: Path, threads: int) -> None:
     """One method in this process; prints one JSON line: ready_at (wall clock), then the test scores."""
-    import torch
-
-    torch.set_num_threads(threads)
     train, test = read_rows(name)
     texts, truth = [t for t, _ in test], [label for _, label in test]
     if method == "tfidf_lr":
@@ -165,10 +162,12 @@ def child(method: str, name: str, root: Path, threads: int) -> None:
         predicted = list(classifier.predict(vectorizer.transform(texts)))
         extra: dict = {}
     else:
+        import torch
         from common.contracts import TrainingSpec, run_prefix
         from common.store import LocalStore
         from trainer.training import run_training
 
+        torch.set_num_threads(threads)
         key = write_store(root, name, train)
         spec = TrainingSpec(
             run_id=method,

@@ -1550,7 +1550,7 @@ export interface components {
             /**
              * Model
              * @description fasttext | cnn | lstm | gru (trained from scratch on a word vocabulary) | minilm (pretrained all-MiniLM-L6-v2 with its WordPiece tokenizer)
-             * @default minilm
+             * @default fasttext
              * @enum {string}
              */
             model: "fasttext" | "cnn" | "lstm" | "gru" | "minilm";
