@@ -1,4 +1,4 @@
-"""A trainer deployment for the queue's tests and bench/queue.py: one database, a LocalStore, the trainer
+"""A trainer deployment for the queue's tests and bench/run_queue.py: one database, a LocalStore, the trainer
 API served by real uvicorn on loopback (workers report to it over HTTP), the real inference app
 (in process), and any number of dispatchers, each a trainer instance with its own id and local executor
 running real worker processes (``trainer.testing.tiny_worker`` unless told otherwise).

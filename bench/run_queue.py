@@ -11,7 +11,10 @@ executor with real worker processes.
    the runs API does); from the commit of the queued run to (a) 'running' and (b) the worker's first
    event (its process is up and reporting with its token). Workers are ``trainer.testing.tiny_worker``.
 
-    uv run python bench/queue.py [--runs 2000] [--claimers 8] [--latency-runs 20]
+    uv run python bench/run_queue.py [--runs 2000] [--claimers 8] [--latency-runs 20]
+
+Not named queue.py: a script in bench/ puts bench/ first on sys.path, and a bench/queue.py shadows the
+standard library's queue module for every other bench script (urllib3 imports it).
 """
 
 from __future__ import annotations
