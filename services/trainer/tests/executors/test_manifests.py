@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 from common.contracts import TrainingSpec
 from trainer.executors.kubernetes.manifests import (
+    DataVolume,
     JobTemplate,
     Resources,
     SecretEnv,
@@ -154,3 +155,43 @@ def test_the_token_secret_is_owned_by_its_job():
 )
 def test_label_values_are_made_valid(raw, expected):
     assert label_value(raw) == expected
+
+
+IMAGENET_SPEC = SPEC.model_copy(update={"config": {"task": "imagenet", "data": "ilsvrc2012", "gpus": 8}})
+WITH_DATA = JobTemplate(
+    namespace="gpu",
+    image="trainer:cuda",
+    resources=Resources(gpus=1),
+    data_volume=DataVolume(claim_name="imagenet-prepared", mount_path="/data/imagenet"),
+)
+
+
+def test_an_imagenet_run_gets_its_gpus_and_the_data_claim_read_only():
+    job = build_job(WITH_DATA, spec=IMAGENET_SPEC, attempt=1, instance_id="trainer-0")
+
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    assert container(job)["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    assert {"name": "data", "mountPath": "/data/imagenet", "readOnly": True} in container(job)["volumeMounts"]
+    assert {
+        "name": "data",
+        "persistentVolumeClaim": {"claimName": "imagenet-prepared", "readOnly": True},
+    } in pod(job)["volumes"]
+
+
+def test_other_runs_get_neither_the_data_claim_nor_a_gpu_count_of_their_own():
+    image_spec = SPEC.model_copy(update={"config": {"task": "image", "gpus": 8}})
+    job = build_job(WITH_DATA, spec=image_spec, attempt=1, instance_id="trainer-0")
+
+    assert container(job)["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert [v["name"] for v in pod(job)["volumes"]] == ["tmp"]
+    assert [m["name"] for m in container(job)["volumeMounts"]] == ["tmp"]
+
+
+def test_the_data_claim_comes_from_the_operators_settings():
+    from trainer.executors.kubernetes.settings import KubernetesSettings
+
+    template = KubernetesSettings(data_claim="imagenet-prepared").job_template(
+        store_env={}, active_deadline_s=60
+    )
+    assert template.data_volume == DataVolume("imagenet-prepared", "/data/imagenet")
+    assert KubernetesSettings().job_template(store_env={}, active_deadline_s=60).data_volume is None

@@ -8,7 +8,7 @@ cluster (eviction, preemption) is ignored by the pod failure policy and replaced
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from common.contracts import TrainingSpec
 
@@ -51,6 +51,15 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class DataVolume:
+    """A PersistentVolumeClaim of prepared large data sets (ImageNet), mounted read-only at
+    ``mount_path`` (the worker's ``imagenet_data_root``) into the pods of runs that read from it."""
+
+    claim_name: str
+    mount_path: str
+
+
+@dataclass(frozen=True)
 class JobTemplate:
     """What an operator chooses once for every training Job."""
 
@@ -66,6 +75,7 @@ class JobTemplate:
     tolerations: tuple[Toleration, ...] = ()
     active_deadline_s: int = 24 * 3600
     ttl_after_finished_s: int = 3600
+    data_volume: DataVolume | None = None
 
 
 def label_value(text: str) -> str:
@@ -115,10 +125,34 @@ def _toleration(t: Toleration) -> dict:
     return out
 
 
+def _reads_large_data(spec: TrainingSpec) -> bool:
+    return spec.config.get("task") == "imagenet"
+
+
 def build_job(template: JobTemplate, *, spec: TrainingSpec, attempt: int, instance_id: str) -> dict:
     """The batch/v1 Job of one attempt. Its token comes from the Secret ``job_name`` (see
-    ``build_token_secret``); the spec travels on the command line, so the Job is self-contained."""
+    ``build_token_secret``); the spec travels on the command line, so the Job is self-contained.
+
+    An ``imagenet`` run gets the GPUs its config asks for (``config.gpus``, else the template's) and
+    the template's data volume, read-only; other runs get neither volume nor a GPU count of their own."""
     name = job_name(spec.run_id, attempt)
+    resources = template.resources
+    volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict] = [{"name": "tmp", "emptyDir": {}}]
+    if _reads_large_data(spec):
+        gpus = spec.config.get("gpus")
+        if isinstance(gpus, int) and gpus > 0:
+            resources = replace(resources, gpus=gpus)
+        if template.data_volume is not None:
+            volume_mounts.append(
+                {"name": "data", "mountPath": template.data_volume.mount_path, "readOnly": True}
+            )
+            volumes.append(
+                {
+                    "name": "data",
+                    "persistentVolumeClaim": {"claimName": template.data_volume.claim_name, "readOnly": True},
+                }
+            )
     labels = run_labels(run_id=spec.run_id, attempt=attempt, instance_id=instance_id)
     env = [{"name": k, "value": v} for k, v in sorted(template.env.items())]
     env += [
@@ -134,19 +168,19 @@ def build_job(template: JobTemplate, *, spec: TrainingSpec, attempt: int, instan
         "imagePullPolicy": template.image_pull_policy,
         "command": [*template.command, "--spec-json", spec.model_dump_json()],
         "env": env,
-        "resources": _resources(template.resources),
+        "resources": _resources(resources),
         # Pod Security "restricted": no privilege, read-only root, scratch space on /tmp only.
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": volume_mounts,
     }
     pod_spec: dict = {
         "restartPolicy": "Never",
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": volumes,
         "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from trainer.executors.kubernetes.manifests import JobTemplate, Resources, SecretEnv, Toleration
+from trainer.executors.kubernetes.manifests import DataVolume, JobTemplate, Resources, SecretEnv, Toleration
 
 
 class SecretEnvSetting(BaseModel):
@@ -49,6 +49,15 @@ class KubernetesSettings(BaseModel):
         ]
     )
     ttl_after_finished_s: int = Field(3600, ge=0)
+    data_claim: str | None = Field(
+        None,
+        description="PersistentVolumeClaim of prepared ImageNet-style data, mounted read-only into imagenet "
+        "runs' pods at data_mount_path",
+    )
+    data_mount_path: str = Field(
+        "/data/imagenet",
+        description="where that claim is mounted: set TRAINYARD_TRAINER_IMAGENET_DATA_ROOT to it",
+    )
 
     def job_template(self, *, store_env: dict[str, str], active_deadline_s: int) -> JobTemplate:
         return JobTemplate(
@@ -70,4 +79,5 @@ class KubernetesSettings(BaseModel):
             tolerations=tuple(Toleration(t.key, t.operator, t.value, t.effect) for t in self.tolerations),
             active_deadline_s=active_deadline_s,
             ttl_after_finished_s=self.ttl_after_finished_s,
+            data_volume=DataVolume(self.data_claim, self.data_mount_path) if self.data_claim else None,
         )
