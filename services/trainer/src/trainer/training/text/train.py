@@ -12,6 +12,7 @@ from common.training_config import TextTrainConfig
 from torch import nn
 
 from trainer.training.core.context import TrainingContext, shuffled_batches, steps_per_epoch
+from trainer.training.core.head import fit_head, resume_state
 from trainer.training.core.loop import EpochStats, FitState, fit, predict, score, train_epoch
 from trainer.training.core.optim import LrScheduler, build_optimizer, param_groups
 from trainer.training.text.data import padded
@@ -36,15 +37,6 @@ def logits_of(
     return out[torch.from_numpy(restore)]
 
 
-def _resume(ctx: TrainingContext, module: nn.Module, optimizer, scheduler, resume: bool) -> FitState:
-    payload = ctx.checkpoints.load(ctx.config) if resume else None
-    if payload is None:
-        return FitState()
-    state = ctx.checkpoints.restore(payload, module=module, optimizer=optimizer, scheduler=scheduler)
-    ctx.report({"type": "phase", "phase": "training", "resumed_from_epoch": state.epoch})
-    return state
-
-
 def train_tokens(
     ctx: TrainingContext, ids: np.ndarray, *, module: nn.Module | None = None, stage: str = "train"
 ) -> FitState:
@@ -59,7 +51,7 @@ def train_tokens(
     )
     optimizer = build_optimizer(config, groups)
     scheduler = LrScheduler(optimizer, config, steps_per_epoch=steps_per_epoch(len(x_train), batch_size))
-    state = _resume(ctx, model, optimizer, scheduler, resume=True)
+    state = resume_state(ctx, model, optimizer, scheduler, resume=True)
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for index in shuffled_batches(len(x_train), batch_size, ctx.generator):
@@ -102,42 +94,13 @@ def train_head(
     resume: bool = True,
 ) -> FitState:
     """Fit ``head`` (dropout -> linear) on cached sentence embeddings of the training texts."""
-    config, data, device = ctx.config, ctx.data, ctx.device
+    data, device = ctx.data, ctx.device
     x_all = torch.from_numpy(embeddings).to(device.torch)
     y_all = torch.from_numpy(data.labels).to(device.torch)
     train, val = torch.from_numpy(data.train).to(device.torch), torch.from_numpy(data.val).to(device.torch)
     x_train, y_train, x_val, y_val = x_all[train], y_all[train], x_all[val], y_all[val]
-    batch_size = min(config.batch_size, len(y_train))
-    groups = param_groups([(head, 1.0)], learning_rate=config.learning_rate, weight_decay=config.weight_decay)
-    optimizer = build_optimizer(config, groups)
-    scheduler = LrScheduler(optimizer, config, steps_per_epoch=steps_per_epoch(len(y_train), batch_size))
-    state = _resume(ctx, head, optimizer, scheduler, resume)
-
-    def run_epoch(epoch: int) -> EpochStats:
-        batches = shuffled_batches(len(y_train), batch_size, ctx.generator)
-        return train_epoch(
-            model=head,
-            batches=((x_train[b.to(device.torch)], y_train[b.to(device.torch)]) for b in batches),
-            optimizer=optimizer,
-            scheduler=scheduler,
-            loss_fn=ctx.loss_fn,
-            device=device,
-        )
-
-    def evaluate() -> EpochStats:
-        return score(predict(model=head, batches=x_val.split(1024), device=device), y_val, ctx.loss_fn)
-
-    return fit(
-        config=config,
-        stage=stage,
-        module=head,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        run_epoch=run_epoch,
-        evaluate=evaluate,
-        state=state,
-        checkpoints=ctx.checkpoints if resume else None,
-        report=ctx.report,
+    return fit_head(
+        ctx, head, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, stage=stage, resume=resume
     )
 
 
