@@ -30,7 +30,9 @@ async def claim(world, **kwargs) -> tuple[str, str]:
 async def post(world, run_id: str, headers: dict[str, str], event: dict | None = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=world.trainer_url) as http:
         return await http.post(
-            f"/internal/runs/{run_id}/events", json=event or {"type": "epoch", "epoch": 1}, headers=headers
+            f"/internal/runs/{run_id}/events",
+            json=event or {"type": "epoch", "epoch": 1, "epochs": 2},
+            headers=headers,
         )
 
 
@@ -67,7 +69,7 @@ async def test_a_superseded_attempt_is_told_to_stop(world):
         assert await repo.transition(session, run_id=run_id, attempt=1, status="queued")
         await session.commit()
     _, second = await claim(world)
-    stale = await post(world, run_id, bearer(first), {"type": "epoch", "epoch": 9})
+    stale = await post(world, run_id, bearer(first), {"type": "epoch", "epoch": 9, "epochs": 9})
     assert stale.status_code == 409
     assert "superseded" in stale.json()["error"]["message"]
     assert (await post(world, run_id, bearer(second))).status_code == 204
@@ -86,3 +88,23 @@ def test_the_worker_environment_holds_no_internal_token(monkeypatch, tmp_path):
     monkeypatch.setenv("TRAINYARD_INTERNAL_TOKEN", "s3cret-shared")
     env = training_env(Settings(data_dir=tmp_path, internal_token="s3cret-shared"))
     assert "s3cret-shared" not in env.values()
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"type": "progress", "phase": "features", "done": 5, "total": 3, "unit": "images"}, "exceeds total"),
+        ({"type": "phase", "phase": "warp_speed"}, "phase"),
+        ({"type": "epoch", "epoch": 1, "epochs": 2, "val_acc_typo": 0.5}, "val_acc_typo"),
+        ({"type": "state", "status": "succeeded"}, "type"),  # only the trainer writes a run's state
+        ({"phase": "loading"}, "type"),
+    ],
+    ids=["done-over-total", "unknown-phase", "unknown-field", "state-from-a-worker", "no-type"],
+)
+async def test_a_malformed_event_is_refused_with_its_reason(world, event, reason):
+    (run_id,) = await world.add_runs(1)
+    _, token = await claim(world)
+    refused = await post(world, run_id, bearer(token), event)
+    assert refused.status_code == 422, refused.text
+    assert reason in refused.text
+    assert (await world.run(run_id)).progress["phase"] == "starting"  # nothing applied

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from common.events import wire_event
 from common.store import LocalStore
 from pydantic import ValidationError
 from trainer.imagenet import train as train_module
@@ -103,7 +104,7 @@ def test_evaluate_only_scores_the_checkpoint_with_trainings_evaluation(tmp_path)
         data_dir=tmp_path / "data", arch="resnet_tiny", epochs=1, batch_size=4, min_res=32, max_res=32,
         eval_res=32, workers=0, target_top1=None,
     )  # fmt: skip
-    result = train(recipe, store=store, report=events.append, dist=CPU)
+    result = train(recipe, store=store, report=lambda e: events.append(wire_event(e)), dist=CPU)
     scored = evaluate_only(recipe, store=store, dist=CPU)
     assert scored == {"epoch": 1, **{k: result["history"][-1][k] for k in ("top1", "top5", "val_images")}}
     assert [e["type"] for e in events] == ["phase", "epoch"]
@@ -132,11 +133,11 @@ def test_training_stops_once_the_target_top1_is_reached(tmp_path, monkeypatch):
     )  # fmt: skip
     events: list[dict] = []
     store = LocalStore(tmp_path / "store")
-    result = train(recipe, store=store, report=events.append, dist=CPU)
+    result = train(recipe, store=store, report=lambda e: events.append(wire_event(e)), dist=CPU)
     assert (result["epochs_run"], result["top1"], result["target_reached"]) == (3, 0.61, True)
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
     # started again (a retried Job), a run that reached its target trains no further
-    again = train(recipe, store=store, report=events.append, dist=CPU)
+    again = train(recipe, store=store, report=lambda e: events.append(wire_event(e)), dist=CPU)
     assert again["epochs_run"] == 3 and again["target_reached"]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from common.contracts import DatasetManifest, ManifestItem, TrainingSpec, manifest_key, run_prefix
+from common.events import WorkerEvent, wire_event
 from common.store import LocalStore
 from PIL import Image, ImageDraw
 from trainer.training import TrainingResult, run_training
@@ -110,8 +111,8 @@ def spec_for() -> Callable[..., TrainingSpec]:
 class EventLog(list):
     """A ``report`` callback that keeps the events."""
 
-    def __call__(self, event: dict) -> None:
-        self.append(event)
+    def __call__(self, event: WorkerEvent | dict) -> None:
+        self.append(wire_event(event))  # validated: a malformed event fails the test that emits it
 
     def of(self, kind: str, phase: str | None = None) -> list[dict]:
         return [e for e in self if e["type"] == kind and (phase is None or e.get("phase") == phase)]

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from common.events import EpochEvent, PhaseEvent
+from pydantic import ValidationError
 from trainer.training.reporting import HttpReporter
 
 TOKEN = "test-run-token"
@@ -99,10 +101,12 @@ def test_entrypoint_reports_a_bad_config_naming_the_field_and_exits_1(store, spe
 def test_reporter_retries_a_briefly_unavailable_api():
     sink = EventSink(fail_first=2)
     try:
-        HttpReporter(url=sink.url, token=TOKEN, timeout_s=2, attempts=3, backoff_s=0)({"type": "phase"})
+        HttpReporter(url=sink.url, token=TOKEN, timeout_s=2, attempts=3, backoff_s=0)(
+            PhaseEvent(phase="loading")
+        )
     finally:
         sink.shutdown()
-    assert sink.received == [(f"Bearer {TOKEN}", {"type": "phase"})]
+    assert sink.received == [(f"Bearer {TOKEN}", {"type": "phase", "phase": "loading"})]
 
 
 @pytest.mark.parametrize("status", [401, 409])
@@ -113,7 +117,7 @@ def test_reporter_stops_the_worker_when_its_attempt_is_refused(status):
         reporter = HttpReporter(
             url=sink.url, token=TOKEN, timeout_s=2, attempts=3, backoff_s=0, on_fenced=fenced.append
         )
-        reporter({"type": "epoch"})
+        reporter(EpochEvent(epoch=1, epochs=2))
     finally:
         sink.shutdown()
     assert len(sink.received) == 1 and len(fenced) == 1  # no retry: a refused attempt stops at once
@@ -123,7 +127,7 @@ def test_reporter_gives_up_quietly_when_the_api_is_down():
     reporter = HttpReporter(
         url="http://127.0.0.1:9/events", token=TOKEN, timeout_s=0.5, attempts=2, backoff_s=0
     )
-    reporter({"type": "epoch"})  # no exception: training goes on
+    reporter(EpochEvent(epoch=1, epochs=2))  # no exception: training goes on
 
 
 @pytest.mark.parametrize(
@@ -139,3 +143,16 @@ def test_failure_messages_say_what_to_do(error, expected):
 
     raised = WeightsMissing("put the file x.pth in y") if error == "weights" else RuntimeError("boom")
     assert expected in failure_message(raised)
+
+
+def test_reporter_refuses_a_malformed_event_before_sending_it():
+    sink = EventSink()
+    try:
+        reporter = HttpReporter(url=sink.url, token=TOKEN, timeout_s=2, attempts=1, backoff_s=0)
+        with pytest.raises(ValidationError, match="exceeds total"):
+            reporter({"type": "progress", "phase": "features", "done": 5, "total": 3, "unit": "images"})
+        with pytest.raises(ValidationError, match="epoch_typo"):
+            reporter({"type": "phase", "phase": "loading", "epoch_typo": 1})
+    finally:
+        sink.shutdown()
+    assert sink.received == []

@@ -12,8 +12,8 @@ class Crash(Exception):
     pass
 
 
-def crash_at_first_epoch(event: dict) -> None:
-    if event["type"] == "epoch":
+def crash_at_first_epoch(event) -> None:
+    if event.type == "epoch":
         raise Crash
 
 
@@ -46,11 +46,8 @@ def test_finetune_never_ends_below_the_probe_it_starts_from(store, events, spec_
     assert metrics["best_epoch"] == kept["epoch"]
 
 
-def test_finetune_probe_reuses_the_quick_feature_cache(store, spec_for):
-    quick, finetune = (
-        type("Log", (list,), {"__call__": list.append})(),
-        type("Log", (list,), {"__call__": list.append})(),
-    )
+def test_finetune_probe_reuses_the_quick_feature_cache(store, events, spec_for):
+    quick, finetune = type(events)(), type(events)()
     run_training(spec_for("q", epochs=1), store=store, report=quick)
     run_training(
         spec_for("f", mode="finetune", epochs=1, probe_epochs=1, unfreeze_blocks=1),

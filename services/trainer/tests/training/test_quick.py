@@ -168,8 +168,8 @@ def test_sgd_head_resumes_from_its_checkpoint_and_continues_the_epoch_count(stor
     class Crash(Exception):
         pass
 
-    def crash_after_first_epoch(event: dict) -> None:
-        if event["type"] == "epoch":
+    def crash_after_first_epoch(event) -> None:
+        if event.type == "epoch":
             raise Crash
 
     spec = spec_for("resume-q", head="sgd", epochs=3)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import torch
+from common.events import wire_event
 from common.store import LocalStore
 from common.testing.texts import MODEL_CONFIGS, text_spec, write_text_dataset
 from trainer.training import run_training
@@ -53,7 +54,7 @@ def test_killed_text_run_resumes_and_continues_its_epoch_count(tmp_path: Path):
     assert not store.exists("runs/text-killed/model_card.json")
 
     events: list[dict] = []
-    result = run_training(spec, store=store, report=events.append)
+    result = run_training(spec, store=store, report=lambda e: events.append(wire_event(e)))
     assert [e["resumed_from_epoch"] for e in events if "resumed_from_epoch" in e] == [done]
     epochs = [e["epoch"] for e in events if e["type"] == "epoch"]
     assert epochs[0] > done and epochs[-1] == EPOCHS

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from common.contracts import TrainingSpec
+from common.events import FailedEvent, ImageNetEpochEvent, PhaseEvent, SucceededEvent
 from common.store import ObjectStore
 from pydantic import ValidationError
 from torch import nn
@@ -97,7 +98,7 @@ def train(
         optimizer.load_state_dict(checkpoint["optimizer"])
         start_epoch, history = int(checkpoint["epoch"]), list(checkpoint["history"])
     if dist.is_main:
-        report({"type": "phase", "phase": "training", "resumed_from_epoch": start_epoch, "classes": classes})
+        report(PhaseEvent(phase="training", resumed_from_epoch=start_epoch, classes=classes))
 
     reached = bool(history) and _reached(config, history[-1])
     for epoch in range(start_epoch, config.epochs):
@@ -125,7 +126,7 @@ def train(
                     "world_size": dist.world_size,
                 },
             )
-            report({"type": "epoch", **row})
+            report(ImageNetEpochEvent(**row, epochs=config.epochs))
         log.info("epoch %d: %s", epoch + 1, json.dumps(row))
     final = history[-1] if history else {}
     result = {
@@ -196,7 +197,7 @@ def run_spec(spec: TrainingSpec) -> int:
             f"the run asks for {gpus} GPUs and this worker has {torch.cuda.device_count()}: "
             "lower 'gpus', or run it where the GPUs are (the Kubernetes executor)"
         )
-        _reporter(spec.report_url)({"type": "failed", "error": message})
+        _reporter(spec.report_url)(FailedEvent(error=message))
         return 1
     if gpus > 1:
         command = [
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValidationError as e:  # the run's error names the field
             from trainer.training.__main__ import failure_message
 
-            _reporter(spec.report_url)({"type": "failed", "error": failure_message(e)})
+            _reporter(spec.report_url)(FailedEvent(error=failure_message(e)))
             return 1
         report_url = spec.report_url
     else:
@@ -264,13 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         if dist.is_main:
             from trainer.training.__main__ import failure_message
 
-            report({"type": "failed", "error": failure_message(e)})
+            report(FailedEvent(error=failure_message(e)))
         return 1
     finally:
         shutdown()
     if dist.is_main:
         summary = result.get("platform_result") or {k: v for k, v in result.items() if k != "history"}
-        report({"type": "succeeded", "result": summary})
+        report(SucceededEvent(result=summary))
     return 0
 
 

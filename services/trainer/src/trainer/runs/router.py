@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from common.contracts import RunCreate, RunOut
 from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
 from common.errors import NotFound
+from common.events import WorkerEvent
 from common.headers import content_disposition
 from common.ids import FileName, ResourceId
 from common.params import Offset
@@ -148,11 +149,10 @@ def bearer_token(request: Request) -> str:
 
 
 @worker_router.post("/internal/runs/{run_id}/events", status_code=204)
-async def post_event(
-    run_id: ResourceId, event: dict[str, Any], session: SessionDep, request: Request
-) -> None:
+async def post_event(run_id: ResourceId, event: WorkerEvent, session: SessionDep, request: Request) -> None:
     """A training process reports progress with its attempt's token (``Authorization: Bearer``).
-    401: not a token of this run; 409: the attempt was superseded and the worker must stop."""
+    422: not a valid event (``common.events.WorkerEvent``, the reason in the body); 401: not a token
+    of this run; 409: the attempt was superseded and the worker must stop."""
     await worker_events.record_event(
         session,
         run_id=run_id,

@@ -12,6 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 from common.errors import Conflict, Unauthorized
+from common.events import (
+    EPOCH_TYPES,
+    FailedEvent,
+    HeartbeatEvent,
+    LogEvent,
+    SucceededEvent,
+    WorkerEvent,
+    event_json,
+)
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,22 +51,22 @@ async def authenticate(session: AsyncSession, *, run_id: str, token: str) -> tup
 
 
 async def record_event(
-    session: AsyncSession, *, run_id: str, token: str, event: dict[str, Any], lease_s: float
+    session: AsyncSession, *, run_id: str, token: str, event: WorkerEvent, lease_s: float
 ) -> None:
     run, attempt = await authenticate(session, run_id=run_id, token=token)
     stamp = repo.now()
     values: dict[str, Any] = {"heartbeat_at": stamp, "lease_expires_at": stamp + timedelta(seconds=lease_s)}
-    kind = event.get("type")
-    if kind == "failed":
+    body = event_json(event)
+    if isinstance(event, FailedEvent):
         # The attempt's own verdict; the dispatcher turns it into the run's end when the process exits.
-        values["error"] = str(event.get("error") or "training failed")
+        values["error"] = event.error
         values["progress"] = {**run.progress, "type": "failed", "attempt": attempt}
-    elif kind == "succeeded":
+    elif isinstance(event, SucceededEvent):
         values["progress"] = {**run.progress, "type": "succeeded", "attempt": attempt}
-    elif kind != "heartbeat":
-        values["progress"] = {**event, "attempt": attempt}
-        if kind == "epoch":
-            entry = {k: v for k, v in event.items() if k != "type"}
+    elif not isinstance(event, HeartbeatEvent | LogEvent):
+        values["progress"] = {**body, "attempt": attempt}
+        if event.type in EPOCH_TYPES:
+            entry = {k: v for k, v in body.items() if k != "type"} | {"attempt": attempt}
             history = [*run.metrics.get("history", []), entry]
             values["metrics"] = {**run.metrics, "history": history[-HISTORY_LIMIT:]}
     result = await session.execute(

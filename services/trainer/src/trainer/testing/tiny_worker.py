@@ -88,17 +88,17 @@ class Worker:
     def run(self) -> int:
         config = self.spec.get("config") or {}
         epochs, epoch_s = int(config.get("epochs", 2)), float(config.get("epoch_s", 0))
-        self.post({"type": "phase", "phase": "loading", "step": 0, "total": 1})
+        self.post({"type": "phase", "phase": "loading"})
         if config.get("fail"):
             self.post({"type": "failed", "error": str(config["fail"])})
             return 1
         checkpoint = json.loads(self.read(self.prefix + "checkpoint.json") or b'{"epoch": 0}')
         start = int(checkpoint["epoch"])
-        self.post({"type": "phase", "phase": "training", "step": start, "total": epochs})
+        self.post({"type": "phase", "phase": "training", "epochs": epochs, "resumed_from_epoch": start})
         for epoch in range(start + 1, epochs + 1):
             time.sleep(epoch_s)
             # Report first: a superseded attempt is stopped here, before it overwrites the checkpoint.
-            self.post({"type": "epoch", "epoch": epoch, "epochs": epochs, "resumed_from": start})
+            self.post({"type": "epoch", "epoch": epoch, "epochs": epochs})
             self.write(self.prefix + "checkpoint.json", json.dumps({"epoch": epoch}).encode())
         if model_from := config.get("model_from"):
             model = self.read(model_from)

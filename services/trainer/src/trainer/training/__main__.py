@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from common.contracts import TrainingSpec
+from common.events import FailedEvent, SucceededEvent
 from common.settings import load_settings
 from common.store import store_from_settings
 from common.training_config import parse_run_config
@@ -82,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except Exception as e:  # every failure becomes a 'failed' event a person can read
         traceback.print_exc()
-        reporter({"type": "failed", "error": failure_message(e)})
+        reporter(FailedEvent(error=failure_message(e)))
         reporter.close()
         return 1
-    reporter({"type": "succeeded", "result": result.model_dump()})
+    reporter(SucceededEvent(result=result.model_dump(mode="json")))
     reporter.close()
     return 0
 

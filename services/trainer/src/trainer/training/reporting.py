@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+from common.events import HeartbeatEvent, WorkerEvent, event_json, worker_event
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,12 @@ class HttpReporter:
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
-    def __call__(self, event: dict) -> None:
+    def __call__(self, event: WorkerEvent | dict) -> None:
+        """Send one event. A malformed one raises ``pydantic.ValidationError`` here, in the worker (a
+        programming error, caught by its tests), rather than being refused by the trainer later."""
+        body = event_json(worker_event(event))
         with self._lock:  # the heartbeat thread shares the client
-            self._post(event)
+            self._post(body)
 
     def _post(self, event: dict) -> None:
         reason = "no attempt made"
@@ -91,7 +95,7 @@ class HttpReporter:
                 if exit_with_parent and os.getppid() != parent:
                     self.on_fenced("the trainer that started this worker is gone")
                     return
-                self({"type": "heartbeat"})
+                self(HeartbeatEvent())
 
         self._beat = threading.Thread(target=beat, name="heartbeat", daemon=True)
         self._beat.start()
@@ -106,8 +110,8 @@ class HttpReporter:
 class PrintReporter:
     """One JSON line per event on stdout (no trainer API to tell)."""
 
-    def __call__(self, event: dict) -> None:
-        print(json.dumps(event), file=sys.stdout, flush=True)
+    def __call__(self, event: WorkerEvent | dict) -> None:
+        print(json.dumps(event_json(worker_event(event))), file=sys.stdout, flush=True)
 
     def start_heartbeat(self, interval_s: float, *, exit_with_parent: bool = False) -> None:
         pass

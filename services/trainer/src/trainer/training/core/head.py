@@ -4,6 +4,7 @@ shuffled mini-batches, the run's optimizer and schedule, resume from the epoch c
 from __future__ import annotations
 
 import torch
+from common.events import PhaseEvent
 from torch import nn
 
 from trainer.training.core.context import TrainingContext, shuffled_batches, steps_per_epoch
@@ -20,7 +21,7 @@ def resume_state(ctx: TrainingContext, module: nn.Module, optimizer, scheduler, 
     if payload is None:
         return FitState()
     state = ctx.checkpoints.restore(payload, module=module, optimizer=optimizer, scheduler=scheduler)
-    ctx.report({"type": "phase", "phase": "training", "resumed_from_epoch": state.epoch})
+    ctx.report(PhaseEvent(phase="training", resumed_from_epoch=state.epoch))
     return state
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from common.events import EpochEvent
 from common.training_config import LoopConfig
 from torch import nn
 
@@ -136,7 +137,7 @@ def fit(
             )
         now = time.monotonic()
         if now - last_report >= EPOCH_REPORT_INTERVAL_S or epoch == config.epochs or state.stopped_early:
-            report({"type": "epoch", **row})
+            report(EpochEvent(**row))
             last_report = now
     if state.stopped_early and state.best_weights is not None:
         module.load_state_dict(state.best_weights)

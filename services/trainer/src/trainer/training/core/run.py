@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from common.contracts import ModelCard, TrainingSpec
+from common.events import PhaseEvent
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig, TextTrainConfig
 from torch import nn
@@ -51,7 +52,7 @@ def train_task(
     generator = torch.Generator().manual_seed(config.seed)
     device = select_device(mixed_precision=config.mixed_precision)
 
-    report({"type": "phase", "phase": "loading"})
+    report(PhaseEvent(phase="loading"))
     data = task.load_data()
     model = task.build_model(data, device)
     weights = class_weights(config, data.class_counts(data.train))
@@ -72,7 +73,7 @@ def train_task(
     state = task.train(ctx)
     ctx.timings["training"] = _lap(started) - ctx.timings.get("features", 0.0)
 
-    report({"type": "phase", "phase": "export"})
+    report(PhaseEvent(phase="export"))
     started = time.perf_counter()
     feeds = task.eval_inputs(ctx)
     labels = data.labels[data.val]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from common.events import PhaseEvent
 from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from torch import nn
@@ -107,7 +108,7 @@ def load_or_compute_features(
     backbone_graph: Callable[[], bytes] | None = None,
 ) -> dict[str, np.ndarray]:
     cached = _load(store, key, views=views, num_images=len(image_set.images))
-    report({"type": "phase", "phase": "features", "cached": cached is not None, "key": key})
+    report(PhaseEvent(phase="features", cached=cached is not None, key=key))
     if cached is not None:
         return cached
     features = compute_features(

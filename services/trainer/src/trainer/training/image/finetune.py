@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from common.events import PhaseEvent
 from common.imaging import Preprocessing, centre_crop, resize_shorter_side
 from torch import nn
 
@@ -55,7 +56,7 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
     if payload is None and config.probe_epochs:
         probe = train_probe(ctx, features)
         last = probe.history[-1]
-        ctx.report({"type": "phase", "phase": "probe", "val_acc": last["val_acc"], "epochs": last["epoch"]})
+        ctx.report(PhaseEvent(phase="probe", val_acc=last["val_acc"], epochs=last["epoch"]))
         ctx.probe_history = probe.history
 
     groups = param_groups(unfreeze(ctx), learning_rate=config.learning_rate, weight_decay=config.weight_decay)
@@ -66,7 +67,7 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
     state = FitState()
     if payload is not None:
         state = ctx.checkpoints.restore(payload, module=model, optimizer=optimizer, scheduler=scheduler)
-        ctx.report({"type": "phase", "phase": "training", "resumed_from_epoch": state.epoch})
+        ctx.report(PhaseEvent(phase="training", resumed_from_epoch=state.epoch))
 
     sources = train_sources(ctx, prep)
     labels = torch.from_numpy(image_set.labels)
@@ -146,7 +147,5 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
     if best["weights"] is not None and best["accuracy"] > last:
         model.load_state_dict(best["weights"])
         state.best_epoch, state.best_accuracy = best["epoch"], best["accuracy"]
-        ctx.report(
-            {"type": "phase", "phase": "kept_best", "epoch": best["epoch"], "val_acc": best["accuracy"]}
-        )
+        ctx.report(PhaseEvent(phase="kept_best", epoch=best["epoch"], val_acc=best["accuracy"]))
     return state

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import torch
+from common.events import EpochEvent
 from torch import nn
 
 from trainer.training.core.context import TrainingContext
@@ -75,7 +76,7 @@ def fit_head_lbfgs(ctx: TrainingContext, features: dict[str, np.ndarray], *, sta
     ]
     if history:
         history[-1]["seconds"] = round(seconds, 3)
-        ctx.report({"type": "epoch", **history[-1], "converged": fit.converged})
+        ctx.report(EpochEvent(**history[-1], converged=fit.converged))
     return FitState(epoch=fit.iterations, history=history)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from common.contracts import ImageCardPreprocessing, TrainingSpec
+from common.events import PhaseEvent
 from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig
@@ -104,13 +105,7 @@ class ImageTask:
             self.issues = find_issues(ctx.data, features["center"], seed=config.seed)
             ctx.timings["data_issues"] = time.perf_counter() - started
         ctx.report(
-            {
-                "type": "phase",
-                "phase": "training",
-                "mode": config.mode,
-                "epochs": config.epochs,
-                "device": ctx.device.torch.type,
-            }
+            PhaseEvent(phase="training", mode=config.mode, epochs=config.epochs, device=ctx.device.torch.type)
         )
         self.features = features
         return MODES[config.mode](ctx, features, self)

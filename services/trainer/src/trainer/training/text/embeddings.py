@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from common.events import PhaseEvent
 from common.store import ObjectStore
 
 from trainer.training.core.device import Device
@@ -56,7 +57,7 @@ def load_or_compute_embeddings(
     report: Callable[[dict], None],
 ) -> np.ndarray:
     cached = _load(store, key, rows=len(ids))
-    report({"type": "phase", "phase": "features", "cached": cached is not None, "key": key})
+    report(PhaseEvent(phase="features", cached=cached is not None, key=key))
     if cached is not None:
         return cached
     embeddings = compute_embeddings(encoder, ids, device)

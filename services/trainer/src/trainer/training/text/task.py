@@ -10,6 +10,7 @@ import time
 import numpy as np
 import torch
 from common.contracts import TextCardPreprocessing, TrainingSpec
+from common.events import PhaseEvent
 from common.store import ObjectStore
 from common.text import DEFAULT_MAX_CHARS, TextTokenizer, train_word_tokenizer, wordpiece_tokenizer
 from common.training_config import TextTrainConfig
@@ -115,14 +116,13 @@ class TextTask:
                 )
             ctx.timings["features"] = time.perf_counter() - started
         ctx.report(
-            {
-                "type": "phase",
-                "phase": "training",
-                "model": config.model,
-                "mode": config.mode,
-                "epochs": config.epochs,
-                "device": ctx.device.torch.type,
-            }
+            PhaseEvent(
+                phase="training",
+                model=config.model,
+                mode=config.mode,
+                epochs=config.epochs,
+                device=ctx.device.torch.type,
+            )
         )
         if config.model != "minilm":
             return train_tokens(ctx, self.ids)
@@ -134,9 +134,7 @@ class TextTask:
             probe = train_probe(ctx, head, embeddings)
             ctx.probe_history = probe.history
             last = probe.history[-1]
-            ctx.report(
-                {"type": "phase", "phase": "probe", "val_acc": last["val_acc"], "epochs": last["epoch"]}
-            )
+            ctx.report(PhaseEvent(phase="probe", val_acc=last["val_acc"], epochs=last["epoch"]))
         return train_tokens(ctx, self.ids, stage="finetune")
 
     def eval_inputs(self, ctx: TrainingContext) -> dict[str, np.ndarray]:
