@@ -112,6 +112,7 @@ def run_method(method: str, store_root: Path, threads: int, overrides: dict) -> 
     """Child process: one run_training call, timed, with its own peak RSS."""
     import torch
     from common.contracts import TrainingSpec, manifest_key
+    from common.events import wire_event
     from common.store import LocalStore
     from trainer.training import run_training
 
@@ -128,7 +129,7 @@ def run_method(method: str, store_root: Path, threads: int, overrides: dict) -> 
         config=config,
     )
     started = time.perf_counter()
-    result = run_training(spec, store=store, report=events.append)
+    result = run_training(spec, store=store, report=lambda e: events.append(wire_event(e)))
     seconds = time.perf_counter() - started
     metrics = json.loads(store.get_bytes(result.artifacts["metrics.json"]))
     return {

@@ -11,6 +11,7 @@ import json
 import pytest
 import torch
 from common.contracts import ModelCard, ModelRegister, TrainingSpec
+from common.events import wire_event
 from common.store import LocalStore
 from common.testing.texts import MODEL_CONFIGS, text_spec, write_text_dataset
 from common.text import TextTokenizer
@@ -64,7 +65,7 @@ async def test_text_model_trains_and_serves_what_pytorch_predicts(
 ):
     spec = text_spec(f"text-{name}", **MODEL_CONFIGS[name])
     events: list[dict] = []
-    result = run_training(spec, store=text_store, report=events.append)
+    result = run_training(spec, store=text_store, report=lambda e: events.append(wire_event(e)))
 
     assert set(result.artifacts) >= ARTIFACTS
     assert result.onnx_top1_agreement == 1.0

@@ -107,7 +107,7 @@ def test_evaluate_only_scores_the_checkpoint_with_trainings_evaluation(tmp_path)
     result = train(recipe, store=store, report=lambda e: events.append(wire_event(e)), dist=CPU)
     scored = evaluate_only(recipe, store=store, dist=CPU)
     assert scored == {"epoch": 1, **{k: result["history"][-1][k] for k in ("top1", "top5", "val_images")}}
-    assert [e["type"] for e in events] == ["phase", "epoch"]
+    assert [e["type"] for e in events] == ["phase", "imagenet_epoch"]
 
 
 def test_training_stops_once_the_target_top1_is_reached(tmp_path, monkeypatch):
@@ -135,7 +135,7 @@ def test_training_stops_once_the_target_top1_is_reached(tmp_path, monkeypatch):
     store = LocalStore(tmp_path / "store")
     result = train(recipe, store=store, report=lambda e: events.append(wire_event(e)), dist=CPU)
     assert (result["epochs_run"], result["top1"], result["target_reached"]) == (3, 0.61, True)
-    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
+    assert [e["epoch"] for e in events if e["type"] == "imagenet_epoch"] == [1, 2, 3]
     # started again (a retried Job), a run that reached its target trains no further
     again = train(recipe, store=store, report=lambda e: events.append(wire_event(e)), dist=CPU)
     assert again["epochs_run"] == 3 and again["target_reached"]

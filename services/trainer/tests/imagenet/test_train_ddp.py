@@ -123,12 +123,12 @@ def test_ddp_on_two_cpu_processes_resumes_after_a_kill_with_the_epoch_count_cont
     )
     store = LocalStore(tmp_path / "store")
     sink = EventSink()
-    sink.kill_on = ("epoch", 2)
+    sink.kill_on = ("imagenet_epoch", 2)
     sink.process = torchrun(config, store.root, sink.url)
     output = sink.process.communicate(timeout=120)[0].decode()
     assert sink.process.returncode == -signal.SIGKILL, output[-3000:]
 
-    first = [e for e in sink.events if e["type"] == "epoch"]
+    first = [e for e in sink.events if e["type"] == "imagenet_epoch"]
     assert [e["epoch"] for e in first] == [1, 2]
     assert all(e["world_size"] == 2 and e["val_images"] == 12 for e in first)  # all of val, once
     assert set(sink.headers) == {TOKEN}
@@ -142,7 +142,7 @@ def test_ddp_on_two_cpu_processes_resumes_after_a_kill_with_the_epoch_count_cont
 
     phases = [e for e in sink.events if e["type"] == "phase"]
     assert phases[0]["resumed_from_epoch"] == 2
-    assert [e["epoch"] for e in sink.events if e["type"] == "epoch"] == [3]
+    assert [e["epoch"] for e in sink.events if e["type"] == "imagenet_epoch"] == [3]
     assert sink.events[-1]["type"] == "succeeded" and sink.events[-1]["result"]["epochs_run"] == 3
     final = torch.load(io.BytesIO(store.get_bytes(checkpoint_key(config))), weights_only=True)
     assert final["epoch"] == 3 and [row["epoch"] for row in final["history"]] == [1, 2, 3]

@@ -49,9 +49,7 @@ def test_events_are_phases_then_epochs_in_order(quick_run):
     assert kinds[:3] == [("phase", "loading"), ("phase", "features"), ("phase", "training")]
     assert kinds[-1] == ("phase", "export")
     last_epoch = quick_run.events.of("epoch")[-1]
-    assert {"epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(
-        last_epoch
-    )
+    assert {"epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(last_epoch)
     assert last_epoch["epoch"] == last_epoch["epochs"] == quick_run.result.epochs_completed
     json.dumps(list(quick_run.events))
 
