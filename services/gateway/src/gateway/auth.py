@@ -11,7 +11,7 @@ from common.deps import SessionDep
 from common.errors import Forbidden, Unauthorized
 from fastapi import Depends, Request
 
-from gateway.accounts import service
+from gateway.accounts import repository, service
 from gateway.accounts.secrets import API_KEY_PREFIX
 from gateway.ratelimit import SESSION_COOKIE
 
@@ -82,3 +82,26 @@ def current_user(principal: Annotated[Principal, Depends(current_principal)]) ->
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentUser = Annotated[str, Depends(current_user)]
+
+
+async def current_admin(principal: CurrentPrincipal, session: SessionDep, request: Request) -> str:
+    """The caller's user id if it may operate the platform: listed in ``admins`` (by id or email), or
+    the local user of single-user mode. 403 otherwise."""
+    settings = request.app.state.settings
+    admins = set(settings.admins)
+    if principal.via == "local" or principal.user_id in admins:
+        return principal.user_id
+    user = await repository.get_user(session, principal.user_id) if admins else None
+    if (
+        user is not None
+        and user.email
+        and service.normalize_email(user.email) in {service.normalize_email(a) for a in admins}
+    ):
+        return principal.user_id
+    raise Forbidden(
+        "this is for operators: ask one to add your account to TRAINYARD_GATEWAY_ADMINS",
+        code="not_an_admin",
+    )
+
+
+CurrentAdmin = Annotated[str, Depends(current_admin)]

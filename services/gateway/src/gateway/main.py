@@ -17,6 +17,7 @@ from gateway import web
 from gateway.accounts.repository import ensure_user
 from gateway.accounts.router import router as accounts_router
 from gateway.accounts.service import now
+from gateway.api.admin import router as admin_router
 from gateway.api.docs import ERRORS, docs_router, install_openapi
 from gateway.api.routes import router as api_router
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware
@@ -69,7 +70,7 @@ def create_app(
         public_docs=True,
         builtin_docs=False,
     )
-    for router in (accounts_router, api_router):
+    for router in (accounts_router, api_router, admin_router):
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
         # /api/... stays as an undocumented alias of /api/v1/... for scripts written before v1.
         app.include_router(router, prefix="/api", include_in_schema=False)

@@ -17,6 +17,11 @@ class Settings(ServiceSettings):
         "multi_user: sign-up, log-in and API keys, and every request must carry one of them",
     )
     local_user: str = "local"
+    admins: list[str] = Field(
+        default_factory=list,
+        description="accounts (user ids or emails) allowed to use /api/v1/admin (maintenance); in "
+        "single_user mode the local user is one",
+    )
     session_ttl_hours: float = Field(24 * 14, gt=0)
     cookie_secure: bool | None = Field(None, description="Secure cookies; default: on in production")
     key_rate_limit_per_minute: int = Field(600, ge=0, description="per API key, model token or session")

@@ -17,6 +17,7 @@ from common.contracts import TrainingSpec
 from common.store import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from trainer.admin import maintenance
 from trainer.executors.base import Executor, Finished, Launch
 from trainer.runs import repository as repo
 from trainer.runs import service
@@ -146,6 +147,12 @@ class RunDispatcher:
                     await self.executor.cancel(run_id, attempt, None)
 
     async def _launch_queued(self) -> None:
+        """Claim and launch queued runs while slots are free; none during maintenance (queued runs wait)."""
+        if self.executor.free_slots() <= 0:
+            return
+        async with self.sessionmaker() as session:
+            if await maintenance.is_on(session, settings=self.settings):
+                return
         while self.executor.free_slots() > 0:
             async with self.sessionmaker() as session:
                 claim = await repo.claim_next_run(

@@ -14,6 +14,7 @@ from common.store import ObjectStore
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from trainer.admin.router import router as admin_router
 from trainer.dispatcher import RunDispatcher
 from trainer.executors.base import Executor
 from trainer.executors.local import LocalExecutor
@@ -68,7 +69,7 @@ def create_app(
     return create_service_app(
         settings=settings,
         title="Trainyard trainer",
-        routers=[router, worker_router],
+        routers=[router, worker_router, admin_router],
         migrations_dir=MIGRATIONS,
         lifespan=lifespan,
         engine=engine,

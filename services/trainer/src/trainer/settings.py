@@ -44,6 +44,14 @@ class Settings(ServiceSettings):
         24 * 3600, ge=60, description="an attempt's token expires, and a Job is stopped, after this long"
     )
     worker_threads: int = Field(0, ge=0, description="torch threads per worker; 0 = all cores")
+    maintenance: bool = Field(
+        False,
+        description="force maintenance on for this replica (as the admin switch does for all): new runs "
+        "get 503 with Retry-After, running runs finish, queued runs wait",
+    )
+    maintenance_retry_after_s: int = Field(
+        600, ge=1, description="the Retry-After of a run refused during maintenance, unless the switch says"
+    )
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from common.db import make_base
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 Base = make_base()
@@ -12,7 +12,10 @@ Base = make_base()
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (UniqueConstraint("owner", "idempotency_key", name="uq_runs_owner_idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("owner", "idempotency_key", name="uq_runs_owner_idempotency_key"),
+        Index("ix_runs_status_finished_at", "status", "finished_at"),  # the retention sweeper's scan
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)

@@ -60,6 +60,7 @@ async def create_run(
         datasets=request.app.state.datasets,
         store=store,
         idempotency_key=idempotency_key,
+        settings=request.app.state.settings,
     )
     if not created:
         response.status_code = 200

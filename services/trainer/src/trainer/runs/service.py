@@ -15,8 +15,10 @@ from common.store import ObjectStore
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trainer.admin import maintenance
 from trainer.runs import repository as repo
 from trainer.runs.models import Run
+from trainer.settings import Settings
 from trainer.training import WeightsMissing, check_available
 
 log = logging.getLogger(__name__)
@@ -65,16 +67,19 @@ async def create_run(
     body: RunCreate,
     datasets: DatasetClient,
     store: ObjectStore,
+    settings: Settings,
     idempotency_key: str | None = None,
 ) -> tuple[Run, bool]:
     """(run, created). With an ``Idempotency-Key``, a repeat of the same request (even concurrent)
-    answers with the run the first one created; the (owner, key) unique index decides the race."""
+    answers with the run the first one created; the (owner, key) unique index decides the race.
+    During maintenance only such a repeat is answered: a new run is refused (503, Retry-After)."""
     key = idempotency_key
     if key is not None:
         if not IDEMPOTENCY_KEY.match(key):
             raise BadRequest("Idempotency-Key must be 1 to 128 printable ASCII characters without spaces")
         if (existing := await _replay(session, owner=owner, key=key, body=body)) is not None:
             return existing, False
+    await maintenance.refuse_new_runs(session, settings=settings)
     config = body.config
     if isinstance(config, ImageNetRunConfig):
         # Data named by the run, not uploaded: the training process checks the prepare Job verified it.
