@@ -29,13 +29,20 @@ FUZZ = settings(
 )
 
 
+def _stateless(schema):
+    """Turning maintenance on makes every later run creation a 503 by design (and would stop the other
+    edge tests' runs): the switch is left out here; tests/queue/test_maintenance.py covers it, bad input
+    included."""
+    return schema.exclude(method="PUT", path_regex=r"/admin/maintenance$")
+
+
 def _schema(stack, service: str):
-    return schemathesis.openapi.from_url(f"{stack.url(service)}/openapi.json", headers=INTERNAL)
+    return _stateless(schemathesis.openapi.from_url(f"{stack.url(service)}/openapi.json", headers=INTERNAL))
 
 
 @pytest.fixture(scope="module")
 def gateway_schema(edge_stack):
-    return schemathesis.openapi.from_url(f"{edge_stack.gateway_url}/openapi.json")
+    return _stateless(schemathesis.openapi.from_url(f"{edge_stack.gateway_url}/openapi.json"))
 
 
 def fuzz(schema, base_url: str, headers: dict[str, str] | None = None) -> list[str]:
