@@ -18,6 +18,7 @@ from trainer.admin.router import router as admin_router
 from trainer.dispatcher import RunDispatcher
 from trainer.executors.base import Executor
 from trainer.executors.local import LocalExecutor
+from trainer.runs.retention import RetentionSweeper
 from trainer.runs.router import router, worker_router
 from trainer.settings import Settings, get_settings
 
@@ -54,11 +55,21 @@ def create_app(
             executor=executor,
             inference=app.state.inference,
         )
-        task = asyncio.create_task(app.state.dispatcher.run_forever()) if dispatch else None
+        app.state.retention = RetentionSweeper(
+            settings=settings,
+            sessionmaker=app.state.sessionmaker,
+            store=app.state.store,
+            inference=app.state.inference,
+        )
+        tasks = []
+        if dispatch:
+            tasks.append(asyncio.create_task(app.state.dispatcher.run_forever()))
+            if app.state.retention.enabled:
+                tasks.append(asyncio.create_task(app.state.retention.run_forever()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

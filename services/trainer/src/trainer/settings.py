@@ -52,6 +52,19 @@ class Settings(ServiceSettings):
     maintenance_retry_after_s: int = Field(
         600, ge=1, description="the Retry-After of a run refused during maintenance, unless the switch says"
     )
+    run_ttl_days: float = Field(
+        0,
+        ge=0,
+        description="finished runs without a model (failed, cancelled) are removed, with every object "
+        "derived from them, this long after they ended; 0 = kept for ever",
+    )
+    model_ttl_days: float = Field(
+        0,
+        ge=0,
+        description="succeeded runs and their models (registration, tokens, files) are removed this "
+        "long after they ended; 0 = kept for ever",
+    )
+    retention_interval_s: float = Field(300, gt=0, description="how often each replica sweeps expired runs")
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
 
     @model_validator(mode="after")

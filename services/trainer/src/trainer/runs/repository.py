@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.runs.models import Run, RunAttempt
@@ -251,3 +251,37 @@ async def runs_in_status(
 async def delete_run(session: AsyncSession, run: Run) -> None:
     await session.delete(run)
     await session.flush()
+
+
+async def expired_runs(
+    session: AsyncSession, *, run_ttl_s: float, model_ttl_s: float, limit: int = 50
+) -> list[str]:
+    """Ids of finished runs past their retention: a run with a model after ``model_ttl_s``, any other
+    finished run after ``run_ttl_s`` (0 = kept for ever), both counted from when the run ended."""
+    stamp = now()
+    expired = []
+    if model_ttl_s > 0:
+        expired.append(
+            (Run.status == "succeeded")
+            & Run.model_id.is_not(None)
+            & (Run.finished_at < stamp - timedelta(seconds=model_ttl_s))
+        )
+    if run_ttl_s > 0:
+        expired.append(
+            Run.status.in_(TERMINAL)
+            & ((Run.status != "succeeded") | Run.model_id.is_(None))
+            & (Run.finished_at < stamp - timedelta(seconds=run_ttl_s))
+        )
+    if not expired:
+        return []
+    query = select(Run.id).where(or_(*expired)).order_by(Run.finished_at).limit(limit)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def lock_finished(session: AsyncSession, *, run_id: str) -> Run | None:
+    """The finished run, locked until commit on Postgres; None when another instance holds it (it is
+    removing it) or it is gone."""
+    query = select(Run).where(Run.id == run_id, Run.status.in_(TERMINAL))
+    if _is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()

@@ -160,8 +160,20 @@ async def delete_run(
         await repo.transition(
             session, run_id=run.id, attempt=run.attempts, status="cancelled", error="deleted by the user"
         )
+    await purge_run(session, run, store=store, inference=inference)
+
+
+async def purge_run(
+    session: AsyncSession, run: Run, *, store: ObjectStore, inference: InferenceClient
+) -> None:
+    """Remove everything derived from a run that is no longer running: its model's registration with the
+    inference service (its tokens stop working), every object under its prefix (checkpoints, artifacts,
+    the model files), then its row and attempts (at the caller's commit). Idempotent: if anything
+    fails midway the row is still there and a second call finishes the job."""
+    if run.artifacts_prefix != run_prefix(run.id):  # never a wider prefix than the run's own
+        raise RuntimeError(f"run {run.id} has an unexpected artifacts prefix {run.artifacts_prefix!r}")
     if run.model_id:
-        await inference.delete_model(owner=owner, model_id=run.model_id)
+        await inference.delete_model(owner=run.owner, model_id=run.model_id)
     await asyncio.to_thread(store.delete_prefix, run.artifacts_prefix)
     await repo.delete_run(session, run)
 
