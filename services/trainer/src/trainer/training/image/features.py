@@ -23,7 +23,10 @@ from trainer.training.image.models import ImageClassifier
 from trainer.training.image.preprocessing import device_images
 
 FORMAT_VERSION = 1
-BATCH = 32  # images per forward pass: bounds peak memory (activations at 224 px)
+BATCH = 32  # images per forward pass on an accelerator: bounds peak memory (activations at 224 px)
+# ONNX Runtime on CPU: a few images per call keep the activations in cache; 1-4 run 1.7-1.9x faster
+# per image than 32 (BENCHMARKS.md, "Where a quick run's seconds go").
+ONNX_BATCH = 4
 
 
 def feature_cache_key(
@@ -55,9 +58,10 @@ def compute_features(
         extract = _torch_extractor(model, device, prep)
     out: dict[str, list[np.ndarray]] = {view: [] for view in views}
     order = np.arange(len(image_set.images))
-    for start in range(0, len(order), BATCH):
+    batch = ONNX_BATCH if device.torch.type == "cpu" else BATCH
+    for start in range(0, len(order), batch):
         pixels = eval_batch(
-            image_set.images, order[start : start + BATCH], resize=prep.resize, size=prep.input_size
+            image_set.images, order[start : start + batch], resize=prep.resize, size=prep.input_size
         )
         for view in views:
             out[view].append(extract(np.ascontiguousarray(pixels[:, :, ::-1] if view == "flip" else pixels)))

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
+from threadpoolctl import threadpool_limits
 
 # sklearn's default C = 1 over-fits 1280-d features of a few hundred photos; 0.1 measured best on
 # flowers-5x100 at 224 px (0.92 vs 0.91-0.92, BENCHMARKS.md), and the choice matters little.
 DEFAULT_C = 0.1
 MAX_ITERATIONS = 1000
 TOLERANCE = 1e-6
+OUT_OF_FOLD_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -48,6 +50,7 @@ def fit_probe(
     label_smoothing: float = 0.0,
     on_iteration: Callable[[int, ProbeFit], dict[str, float]] | None = None,
     record: bool = True,
+    tolerance: float = TOLERANCE,
 ) -> ProbeFit:
     """Minimise mean (class-weighted, smoothed) cross-entropy + ||W||^2 / (2 C n) by L-BFGS.
 
@@ -96,14 +99,17 @@ def fit_probe(
             row |= on_iteration(len(trace) + 1, fit)
         trace.append(row)
 
-    result = minimize(
-        loss_and_grad,
-        np.zeros(d * num_classes + num_classes),
-        jac=True,
-        method="L-BFGS-B",
-        callback=callback if record else None,
-        options={"maxiter": MAX_ITERATIONS, "gtol": TOLERANCE, "ftol": 1e-10},
-    )
+    # One BLAS thread: these products are small, and OpenBLAS's threads spinning for them made each
+    # fit 4-20x slower on 2 busy cores (BENCHMARKS.md).
+    with threadpool_limits(1, user_api="blas"):
+        result = minimize(
+            loss_and_grad,
+            np.zeros(d * num_classes + num_classes),
+            jac=True,
+            method="L-BFGS-B",
+            callback=callback if record else None,
+            options={"maxiter": MAX_ITERATIONS, "gtol": tolerance, "ftol": 1e-10},
+        )
     fit = folded(result.x, int(result.nit), bool(result.success))
     fit.trace = trace
     return fit
@@ -135,7 +141,16 @@ def out_of_fold_probabilities(
     probabilities = np.zeros((len(labels), num_classes))
     for fold in np.unique(fold_of):
         held_out = fold_of == fold
-        # No per-iteration trace: it doubles the cost of each fit and nobody reads it here.
-        fit = fit_probe(features[~held_out], labels[~held_out], num_classes=num_classes, c=c, record=False)
+        # No per-iteration trace (nobody reads it here), and a looser tolerance: these probabilities
+        # only need to be right to a few per cent. Each fit starts from zero: starting from another
+        # fold's weights, which saw this fold's images, leaks their labels into a fit stopped early.
+        fit = fit_probe(
+            features[~held_out],
+            labels[~held_out],
+            num_classes=num_classes,
+            c=c,
+            record=False,
+            tolerance=OUT_OF_FOLD_TOLERANCE,
+        )
         probabilities[held_out] = softmax(fit.logits(features[held_out]).astype(np.float64), axis=1)
     return probabilities

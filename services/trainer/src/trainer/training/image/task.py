@@ -24,17 +24,22 @@ from trainer.training.image.backbone_onnx import backbone_onnx_key, compose_with
 from trainer.training.image.data import ImageSet, eval_batch, load_image_set
 from trainer.training.image.data_issues import DataIssue
 from trainer.training.image.features import export_backbone, feature_cache_key, load_or_compute_features
-from trainer.training.image.finetune import train_finetune
 from trainer.training.image.grids import write_grids
 from trainer.training.image.issue_report import find_issues, issue_files
 from trainer.training.image.models import Backbone, ImageClassifier, build_classifier, preprocessing_for
 from trainer.training.image.quick import train_head
 from trainer.training.image.weights import default_weights_dir, weights_file_name
 
-MODES: dict[str, Callable[[TrainingContext, dict[str, np.ndarray]], FitState]] = {
-    "quick": train_head,
-    "finetune": train_finetune,
-}
+
+
+def _train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: object = None) -> FitState:
+    # Imported on use: its augmentation imports torchvision (~2.5 s), which a quick run never needs.
+    from trainer.training.image.finetune import train_finetune
+
+    return train_finetune(ctx, features, task)
+
+
+MODES: dict[str, Callable[..., FitState]] = {"quick": train_head, "finetune": _train_finetune}
 
 
 class ImageTask:
