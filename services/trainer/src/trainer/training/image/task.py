@@ -31,7 +31,6 @@ from trainer.training.image.quick import train_head
 from trainer.training.image.weights import default_weights_dir, weights_file_name
 
 
-
 def _train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: object = None) -> FitState:
     # Imported on use: its augmentation imports torchvision (~2.5 s), which a quick run never needs.
     from trainer.training.image.finetune import train_finetune
