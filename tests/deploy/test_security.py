@@ -168,6 +168,8 @@ def test_secrets_reach_containers_only_through_secret_key_refs(objects):
         if SECRET_REFERENCES in config["data"]:  # what training pods read from which Secret: names only
             for reference in json.loads(config["data"][SECRET_REFERENCES]):
                 assert set(reference) == {"name", "secret", "key"}
+                # Training pods hold no store credentials: they reach objects with their run token.
+                assert not re.search(r"S3|STORE|MINIO", reference["name"], re.I), reference
 
 
 def string_leaves(node):

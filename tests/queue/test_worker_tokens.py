@@ -82,12 +82,22 @@ async def test_an_expired_token_is_refused(world):
     assert (await post(world, run_id, bearer(token))).status_code == 401
 
 
-def test_the_worker_environment_holds_no_internal_token(monkeypatch, tmp_path):
+def test_the_worker_environment_holds_no_internal_token_nor_store_credentials(monkeypatch, tmp_path):
     from trainer.executors.local import training_env
 
     monkeypatch.setenv("TRAINYARD_INTERNAL_TOKEN", "s3cret-shared")
-    env = training_env(Settings(data_dir=tmp_path, internal_token="s3cret-shared"))
-    assert "s3cret-shared" not in env.values()
+    monkeypatch.setenv("TRAINYARD_S3_SECRET_KEY", "s3cret-store-key")
+    monkeypatch.setenv("TRAINYARD_TRAINER_S3_ACCESS_KEY", "store-access-key")
+    settings = Settings(
+        data_dir=tmp_path,
+        internal_token="s3cret-shared",
+        store_backend="s3",
+        s3_access_key="store-access-key",
+        s3_secret_key="s3cret-store-key",
+    )
+    env = training_env(settings)
+    assert not {"s3cret-shared", "s3cret-store-key", "store-access-key"} & set(env.values())
+    assert not [name for name in env if "S3_" in name or "STORE_ROOT" in name]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from trainer.runs.models import RunAttempt
 
-from tests.queue.world import open_world
+from tests.queue.world import open_world, ticking
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -26,26 +26,6 @@ STRESS_KILLS = int(os.environ.get("TRAINYARD_STRESS_KILLS", "8"))
 async def world(postgres_url, tmp_path):
     async with open_world(postgres_url, tmp_path) as world:
         yield world
-
-
-@contextlib.asynccontextmanager
-async def ticking(*dispatchers, interval: float = 0.05):
-    """Run the dispatchers' loops concurrently, like trainer instances, until the block ends."""
-
-    async def loop(dispatcher):
-        while True:
-            await dispatcher.tick()
-            await asyncio.sleep(interval)
-
-    tasks = [asyncio.create_task(loop(d)) for d in dispatchers]
-    try:
-        yield tasks
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def attempts_of(world, run_id: str) -> list[RunAttempt]:

@@ -1,5 +1,6 @@
-"""A trainer deployment for the queue's tests and bench/run_queue.py: one database, a LocalStore, the trainer
-API served by real uvicorn on loopback (workers report to it over HTTP), the real inference app
+"""A trainer deployment for the queue's tests and bench/run_queue.py: one database, an object store (a
+LocalStore unless told otherwise), the trainer API served by real uvicorn on loopback (workers report
+to it and reach their objects through it over HTTP), the real inference app
 (in process), and any number of dispatchers, each a trainer instance with its own id and local executor
 running real worker processes (``trainer.testing.tiny_worker`` unless told otherwise).
 """
@@ -21,7 +22,7 @@ import uvicorn
 from common.clients import InferenceClient
 from common.db import create_engine, create_sessionmaker, upgrade_database
 from common.settings import LOCAL_INTERNAL_TOKEN
-from common.store import LocalStore
+from common.store import LocalStore, ObjectStore
 from common.testing.ports import free_port
 from inference.main import create_app as create_inference_app
 from inference.settings import Settings as InferenceSettings
@@ -36,7 +37,7 @@ from trainer.runs.models import Run
 from trainer.settings import Settings as TrainerSettings
 
 TINY_WORKER = ["-m", "trainer.testing.tiny_worker"]
-MODEL_KEY = "fixtures/tiny.onnx"
+MODEL_KEY = "pretrained/tiny-worker/tiny.onnx"  # a run may read pretrained/ (object_scope)
 
 
 def tiny_onnx() -> bytes:
@@ -60,7 +61,7 @@ def tiny_onnx() -> bytes:
 class World:
     tmp: Path
     maker: async_sessionmaker[AsyncSession]
-    store: LocalStore
+    store: ObjectStore
     inference: InferenceClient
     trainer_url: str
     dispatchers: list[RunDispatcher] = field(default_factory=list)
@@ -69,7 +70,6 @@ class World:
         values = {
             "environment": "test",
             "data_dir": self.tmp,
-            "store_root": self.store.root,
             "trainer_url": self.trainer_url,
             "worker_command": TINY_WORKER,
             "dispatch_interval_s": 0.2,
@@ -119,19 +119,19 @@ class World:
             await asyncio.sleep(tick)
 
 
-def new_run(*, config: dict, age_s: float = 0, owner: str = "alice") -> Run:
+def new_run(*, config: dict, age_s: float = 0, owner: str = "alice", dataset_id: str = "d1") -> Run:
     run_id = uuid.uuid4().hex
     return Run(
         id=run_id,
         owner=owner,
-        dataset_id="d1",
+        dataset_id=dataset_id,
         task="image",
         status="queued",
         config=config,
         attempts=0,
         progress={},
         metrics={},
-        manifest_key="datasets/d1/manifest.json",
+        manifest_key=f"datasets/{dataset_id}/manifest.json",
         artifacts_prefix=f"runs/{run_id}/",
         created_at=datetime.fromtimestamp(datetime.now(UTC).timestamp() - age_s, UTC),
     )
@@ -157,12 +157,14 @@ async def serve_trainer_api(settings: TrainerSettings, *, engine, store) -> Asyn
 
 
 @asynccontextmanager
-async def open_world(database_url: str, tmp: Path) -> AsyncIterator[World]:
+async def open_world(
+    database_url: str, tmp: Path, *, store: ObjectStore | None = None
+) -> AsyncIterator[World]:
     await asyncio.to_thread(
         upgrade_database, migrations_dir=MIGRATIONS, url=database_url, version_table="alembic_version_trainer"
     )
     engine = create_engine(database_url)
-    store = LocalStore(tmp / "objects")
+    store = store or LocalStore(tmp / "objects")
     store.put_bytes(MODEL_KEY, tiny_onnx())
     inference_app = create_inference_app(
         InferenceSettings(
@@ -196,3 +198,23 @@ async def open_world(database_url: str, tmp: Path) -> AsyncIterator[World]:
                 await dispatcher.executor.shutdown()
             await inference.aclose()
     await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def ticking(*dispatchers, interval: float = 0.05):
+    """Run the dispatchers' loops concurrently, like trainer instances, until the block ends."""
+
+    async def loop(dispatcher):
+        while True:
+            await dispatcher.tick()
+            await asyncio.sleep(interval)
+
+    tasks = [asyncio.create_task(loop(d)) for d in dispatchers]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

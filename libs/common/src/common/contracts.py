@@ -153,6 +153,11 @@ class TrainingSpec(BaseModel):
     output_prefix: str
     config: dict[str, Any] = Field(default_factory=dict)
     report_url: str | None = Field(None, description="trainer endpoint that receives progress events")
+    objects_url: str | None = Field(
+        None,
+        description="trainer endpoint through which the process reads and writes its objects with its "
+        "attempt's token (it holds no store credentials); None: the store named by its own settings",
+    )
     attempt: int = Field(1, ge=1, description="which attempt of the run this process is")
     instance_id: str | None = Field(None, description="the trainer instance that launched this attempt")
     heartbeat_s: float | None = Field(

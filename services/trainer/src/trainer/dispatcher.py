@@ -188,6 +188,7 @@ class RunDispatcher:
             output_prefix=run.artifacts_prefix,
             config=run.config,
             report_url=f"{base}/internal/runs/{run.id}/events",
+            objects_url=f"{base}/internal/runs/{run.id}/objects",
             attempt=run.attempts,
             instance_id=self.instance_id,
             heartbeat_s=self.settings.heartbeat_s,

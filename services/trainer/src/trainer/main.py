@@ -20,6 +20,7 @@ from trainer.executors.base import Executor
 from trainer.executors.local import LocalExecutor
 from trainer.runs.retention import RetentionSweeper
 from trainer.runs.router import router, worker_router
+from trainer.runs.worker_objects import objects_router
 from trainer.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -80,7 +81,7 @@ def create_app(
     return create_service_app(
         settings=settings,
         title="Trainyard trainer",
-        routers=[router, worker_router, admin_router],
+        routers=[router, worker_router, admin_router, objects_router],
         migrations_dir=MIGRATIONS,
         lifespan=lifespan,
         engine=engine,

@@ -66,6 +66,9 @@ class Settings(ServiceSettings):
     )
     retention_interval_s: float = Field(300, gt=0, description="how often each replica sweeps expired runs")
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
+    max_object_bytes: int = Field(
+        8 << 30, gt=0, description="the largest object a training process may write through its token"
+    )
 
     @model_validator(mode="after")
     def _heartbeat_inside_lease(self) -> Settings:

@@ -74,15 +74,15 @@ CASES = [
         JobTemplate(
             namespace="trainyard",
             image="trainer:dev",
-            env={"TRAINYARD_STORE_BACKEND": "s3", "TRAINYARD_S3_BUCKET": "runs"},
-            secret_env=(SecretEnv("TRAINYARD_S3_SECRET_KEY", "trainyard-s3", "secret-key"),),
+            env={"HTTPS_PROXY": "http://proxy:3128"},
+            secret_env=(SecretEnv("WANDB_API_KEY", "team-wandb", "api-key"),),
             service_account="trainyard-training",
         ),
         lambda job: (
-            {"name": "TRAINYARD_S3_BUCKET", "value": "runs"} in container(job)["env"]
+            {"name": "HTTPS_PROXY", "value": "http://proxy:3128"} in container(job)["env"]
             and {
-                "name": "TRAINYARD_S3_SECRET_KEY",
-                "valueFrom": {"secretKeyRef": {"name": "trainyard-s3", "key": "secret-key"}},
+                "name": "WANDB_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "team-wandb", "key": "api-key"}},
             }
             in container(job)["env"]
             and pod(job)["serviceAccountName"] == "trainyard-training"
@@ -191,7 +191,32 @@ def test_the_data_claim_comes_from_the_operators_settings():
     from trainer.executors.kubernetes.settings import KubernetesSettings
 
     template = KubernetesSettings(data_claim="imagenet-prepared").job_template(
-        store_env={}, active_deadline_s=60
+        base_env={}, active_deadline_s=60
     )
     assert template.data_volume == DataVolume("imagenet-prepared", "/data/imagenet")
-    assert KubernetesSettings().job_template(store_env={}, active_deadline_s=60).data_volume is None
+    assert KubernetesSettings().job_template(base_env={}, active_deadline_s=60).data_volume is None
+
+
+def test_a_training_job_holds_no_store_credentials():
+    """The operator's store is S3 with keys; the Job of a run names neither the store nor its keys (the
+    pod reaches objects through the trainer with its run token, whose Secret is its only credential)."""
+    from trainer.executors.kubernetes.executor import job_template
+    from trainer.settings import Settings
+
+    settings = Settings(
+        executor="kubernetes",
+        store_backend="s3",
+        s3_endpoint="minio:9000",
+        s3_bucket="trainyard",
+        s3_access_key="AKIA-OPERATOR-KEY",
+        s3_secret_key="operator-secret-key-value",
+    )
+    spec = SPEC.model_copy(update={"objects_url": f"http://trainer:8002/internal/runs/{RUN_ID}/objects"})
+    job = build_job(job_template(settings), spec=spec, attempt=1, instance_id="trainer-1")
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    text = json.dumps(job)
+    for leak in ("AKIA-OPERATOR-KEY", "operator-secret-key-value", "S3_", "STORE_", "minio:9000"):
+        assert leak not in text
+    secret_refs = [e for e in container(job)["env"] if "valueFrom" in e]
+    assert [e["name"] for e in secret_refs] == ["TRAINYARD_RUN_TOKEN"]
+    assert spec.objects_url in text  # the spec on the command line says where its objects are

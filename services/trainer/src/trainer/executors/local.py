@@ -31,27 +31,23 @@ class _Launched:
     log_path: Path
 
 
+# Whatever built the trainer's environment, none of these reach a worker: it holds its attempt's token
+# and reaches objects through the trainer with it (``trainer.runs.worker_objects``).
+def _withheld(name: str) -> bool:
+    return name.endswith(("INTERNAL_TOKEN", "STORE_ROOT", "STORE_BACKEND")) or "_S3_" in name
+
+
 def training_env(settings: Settings) -> dict[str, str]:
-    """The training process gets the store settings explicitly, whatever built ours; never the internal
-    token (its credential is the attempt's own token)."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith("INTERNAL_TOKEN")}
+    """The training process's environment: never the internal token nor any store setting or credential."""
+    env = {k: v for k, v in os.environ.items() if not _withheld(k)}
     env.update(
         {
-            "TRAINYARD_STORE_BACKEND": settings.store_backend,
-            "TRAINYARD_STORE_ROOT": str(settings.resolved_store_root.resolve()),
             "TRAINYARD_DATA_DIR": str(settings.data_dir.resolve()),
-            "TRAINYARD_S3_ENDPOINT": settings.s3_endpoint,
-            "TRAINYARD_S3_ACCESS_KEY": settings.s3_access_key,
-            "TRAINYARD_S3_SECRET_KEY": settings.s3_secret_key,
-            "TRAINYARD_S3_BUCKET": settings.s3_bucket,
-            "TRAINYARD_S3_SECURE": str(settings.s3_secure).lower(),
             "TRAINYARD_LOG_JSON": str(settings.log_json).lower(),
             "TRAINYARD_ENVIRONMENT": settings.environment,
             EXIT_WITH_PARENT_ENV: "1",
         }
     )
-    if settings.s3_region:
-        env["TRAINYARD_S3_REGION"] = settings.s3_region
     if settings.weights_dir:
         env["TRAINYARD_TRAINER_WEIGHTS_DIR"] = str(settings.weights_dir.resolve())
     if settings.worker_threads:

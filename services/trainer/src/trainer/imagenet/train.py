@@ -240,7 +240,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from common.store import store_from_settings
 
-    store = store_from_settings(TrainingSettings())
+    from trainer.training.run_store import store_for_spec
+
+    settings = TrainingSettings()
+    store = (
+        store_for_spec(spec, token=settings.run_token, fallback=lambda: store_from_settings(settings))
+        if spec is not None
+        else store_from_settings(settings)
+    )
     dist = init_distributed()
     report = _reporter(report_url) if dist.is_main else (lambda event: None)
     finish = None

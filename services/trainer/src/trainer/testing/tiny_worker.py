@@ -5,7 +5,8 @@ It speaks the worker protocol for real: its attempt's token (``TRAINYARD_RUN_TOK
 heartbeats, exit 75 as soon as the trainer answers 401/409 (superseded), exit with its parent. It
 "trains" ``epochs`` epochs of ``epoch_s`` seconds, checkpointing each to the store and resuming from
 the checkpoint, then writes a model (a copy of the ONNX file at ``model_from``) and its card.
-Standard library only, so hundreds of them start in seconds; it works on a LocalStore directory.
+Standard library only, so hundreds of them start in seconds. Like the real entrypoint it holds no store
+credentials: it reads and writes objects through the trainer (``objects_url``) with its token.
 
 Config keys: ``epochs`` (2), ``epoch_s`` (0), ``model_from`` (a store key; no model when absent),
 ``fail`` (report this error and exit 1 instead of training).
@@ -28,10 +29,9 @@ FENCED_EXIT = 75
 
 
 class Worker:
-    def __init__(self, spec: dict, *, token: str, store_root: Path) -> None:
+    def __init__(self, spec: dict, *, token: str) -> None:
         self.spec = spec
         self.token = token
-        self.root = store_root
         self.prefix = spec["output_prefix"]
         self.lock = threading.Lock()
 
@@ -72,18 +72,35 @@ class Worker:
 
         threading.Thread(target=beat, daemon=True).start()
 
+    def _object(self, method: str, key: str, data: bytes | None = None) -> bytes | None:
+        request = urllib.request.Request(
+            f"{self.spec['objects_url']}/{key}",
+            data=data,
+            headers={"Authorization": f"Bearer {self.token}"},
+            method=method,
+        )
+        for attempt in range(5):
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.read()
+            except urllib.error.HTTPError as e:
+                if e.code == 404 and method == "GET":
+                    return None
+                if e.code in (401, 409):
+                    print(f"fenced: {e.code} {e.read()[:200]!r}", flush=True)
+                    os._exit(FENCED_EXIT)
+                if e.code < 500:
+                    raise SystemExit(f"{method} {key}: {e.code} {e.read()[:200]!r}") from e
+            except OSError:
+                pass
+            time.sleep(0.1 * 2**attempt)
+        raise SystemExit(f"{method} {key}: the trainer's object endpoint did not answer")
+
     def read(self, key: str) -> bytes | None:
-        try:
-            return (self.root / key).read_bytes()
-        except FileNotFoundError:
-            return None
+        return self._object("GET", key)
 
     def write(self, key: str, data: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        self._object("PUT", key, data)
 
     def run(self) -> int:
         config = self.spec.get("config") or {}
@@ -132,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args(argv)
     spec = json.loads(args.spec.read_text())
-    root = Path(os.environ.get("TRAINYARD_STORE_ROOT") or Path(os.environ["TRAINYARD_DATA_DIR"]) / "objects")
-    worker = Worker(spec, token=os.environ.get("TRAINYARD_RUN_TOKEN", ""), store_root=root)
+    worker = Worker(spec, token=os.environ.get("TRAINYARD_RUN_TOKEN", ""))
     if spec.get("heartbeat_s"):
         worker.heartbeat(float(spec["heartbeat_s"]))
     return worker.run()

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from trainer.training.errors import TrainingError
 from trainer.training.reporting import HttpReporter, PrintReporter
+from trainer.training.run_store import store_for_spec
 from trainer.training.settings import TrainingSettings
 
 log = logging.getLogger("trainer.training")
@@ -78,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_spec(spec)
         from trainer.training.run import run_training
 
-        result = run_training(
-            spec, store=store_from_settings(settings), report=reporter, weights_dir=settings.weights_dir
-        )
+        store = store_for_spec(spec, token=settings.run_token, fallback=lambda: store_from_settings(settings))
+        result = run_training(spec, store=store, report=reporter, weights_dir=settings.weights_dir)
     except Exception as e:  # every failure becomes a 'failed' event a person can read
         traceback.print_exc()
         reporter(FailedEvent(error=failure_message(e)))

@@ -10,6 +10,9 @@ from pydantic import Field, field_validator
 
 class TrainingSettings(ServiceSettings):
     service_name = "trainer"
+    # A launched attempt reaches objects through the trainer with its run token (``run_store``); store
+    # settings matter only to ``python -m trainer.training`` run by hand, so none are demanded.
+    uses_store = False
 
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
     worker_threads: int = Field(0, ge=0, description="torch threads; 0 = torch's default (all cores)")

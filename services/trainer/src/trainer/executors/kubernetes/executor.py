@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from trainer.executors.base import Finished, Launch
 from trainer.executors.kubernetes import manifests
+from trainer.executors.kubernetes.manifests import JobTemplate
 from trainer.executors.kubernetes.settings import KubernetesSettings
 from trainer.settings import Settings
 
@@ -41,19 +42,14 @@ def load_api_client(k8s: KubernetesSettings) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-def store_env(settings: Settings) -> dict[str, str]:
-    """Where the training pod finds the object store; the credentials come from Secret references."""
-    env = {
-        "TRAINYARD_STORE_BACKEND": settings.store_backend,
-        "TRAINYARD_S3_ENDPOINT": settings.s3_endpoint,
-        "TRAINYARD_S3_BUCKET": settings.s3_bucket,
-        "TRAINYARD_S3_SECURE": str(settings.s3_secure).lower(),
+def job_template(settings: Settings) -> JobTemplate:
+    """The operator's Job template; the pod's own environment names no object store and holds no store
+    credential (a training pod reaches objects through the trainer with its run token)."""
+    base_env = {
         "TRAINYARD_LOG_JSON": str(settings.log_json).lower(),
         "TRAINYARD_ENVIRONMENT": settings.environment,
     }
-    if settings.s3_region:
-        env["TRAINYARD_S3_REGION"] = settings.s3_region
-    return env
+    return settings.kubernetes.job_template(base_env=base_env, active_deadline_s=settings.run_deadline_s)
 
 
 @dataclass(frozen=True)
@@ -90,9 +86,7 @@ class KubernetesExecutor:
         self.k8s = settings.kubernetes
         self.namespace = self.k8s.namespace
         self.instance_id = settings.instance_id
-        self.template = self.k8s.job_template(
-            store_env=store_env(settings), active_deadline_s=settings.run_deadline_s
-        )
+        self.template = job_template(settings)
         self.api = api_client or load_api_client(self.k8s)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)

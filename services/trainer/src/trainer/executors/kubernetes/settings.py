@@ -43,10 +43,9 @@ class KubernetesSettings(BaseModel):
     tolerations: list[TolerationSetting] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict, description="extra plain environment variables")
     secret_env: list[SecretEnvSetting] = Field(
-        default_factory=lambda: [
-            SecretEnvSetting(name="TRAINYARD_S3_ACCESS_KEY", secret="trainyard-s3", key="access-key"),
-            SecretEnvSetting(name="TRAINYARD_S3_SECRET_KEY", secret="trainyard-s3", key="secret-key"),
-        ]
+        default_factory=list,
+        description="extra variables from Secrets; none by default: a training pod holds no store "
+        "credentials (it reaches objects through the trainer with its run token)",
     )
     ttl_after_finished_s: int = Field(3600, ge=0)
     data_claim: str | None = Field(
@@ -59,14 +58,14 @@ class KubernetesSettings(BaseModel):
         description="where that claim is mounted: set TRAINYARD_TRAINER_IMAGENET_DATA_ROOT to it",
     )
 
-    def job_template(self, *, store_env: dict[str, str], active_deadline_s: int) -> JobTemplate:
+    def job_template(self, *, base_env: dict[str, str], active_deadline_s: int) -> JobTemplate:
         return JobTemplate(
             namespace=self.namespace,
             image=self.image,
             command=tuple(self.command),
             image_pull_policy=self.image_pull_policy,
             service_account=self.service_account,
-            env={**store_env, **self.env},
+            env={**base_env, **self.env},
             secret_env=tuple(SecretEnv(s.name, s.secret, s.key) for s in self.secret_env),
             resources=Resources(
                 cpu_request=self.cpu_request,
