@@ -31,6 +31,11 @@ def manifest_key(dataset_id: str) -> str:
     return f"datasets/{dataset_id}/manifest.json"
 
 
+def features_prefix(dataset_id: str) -> str:
+    """The trainer's cache of features computed from the data set; deleted with it."""
+    return f"features/{dataset_id}/"
+
+
 def run_prefix(run_id: str) -> str:
     return f"runs/{run_id}/"
 

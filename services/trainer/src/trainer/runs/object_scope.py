@@ -17,16 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from common.contracts import dataset_prefix, run_prefix
+from common.contracts import dataset_prefix, features_prefix, run_prefix
 
 Access = Literal["read", "write"]
 
 PRETRAINED_PREFIX = "pretrained/"
 SHARED_WRITE_ONCE_PREFIX = "pretrained/onnx/"
-
-
-def features_prefix(dataset_id: str) -> str:
-    return f"features/{dataset_id}/"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from common.deps import SessionDep, StoreDep
-from common.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from common.errors import AppError, BadRequest, Forbidden, NotFound, PayloadTooLarge
 from common.ids import ResourceId
 from common.store import ObjectNotFound, ObjectStore, validate_key
 from fastapi import APIRouter, Query, Request, Response
@@ -146,6 +146,15 @@ async def put_object(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+    # Checked again once written: a run cancelled or deleted while the body was arriving (its objects
+    # already removed) must not keep an object written after that.
+    await session.commit()  # ends the read transaction, so the check sees what committed meanwhile
+    try:
+        await worker_events.authenticate(session, run_id=run_id, token=bearer_token(request))
+    except AppError:
+        if not scope.write_once(key):
+            await asyncio.to_thread(store.delete, key)
+        raise
     return Response(status_code=204)
 
 
