@@ -14,6 +14,10 @@ Builds 1000 JPEGs from ../shared/data/flowers-5x100.zip: each of the 500 photos 
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import asyncio
 import io

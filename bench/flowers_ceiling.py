@@ -15,6 +15,10 @@ Also prints how often the pretrained ImageNet classifier itself names the daisy 
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import platform
 import tempfile

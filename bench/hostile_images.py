@@ -13,16 +13,18 @@ Baseline in the same run: the same load on a platform whose decode budget is eff
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
 from common.embedded import SERVICES, Stack
 from common.testing.ports import free_port
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.edge.hostile_images import MIB, RssSampler, run_hostile_load  # noqa: E402
+from tests.edge.hostile_images import MIB, RssSampler, run_hostile_load
 
 UNBOUNDED = {
     "TRAINYARD_DATASET_DECODE_BUDGET_MIB": "65536",

@@ -20,6 +20,10 @@ store: no features, no exported backbone) except quick_warm, which reuses quick'
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import json
 import os

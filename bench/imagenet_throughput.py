@@ -12,6 +12,10 @@
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import json
 import platform

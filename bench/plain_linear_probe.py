@@ -9,6 +9,10 @@ the pooled features. The caller times it from process start to predictions; it p
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import json
 import time

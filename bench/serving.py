@@ -14,6 +14,10 @@ but 503s; then the ONNX Runtime / eager PyTorch time ratio for the same model on
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import asyncio
 import csv

@@ -9,6 +9,10 @@ mints a token and predicts every image of the zip one request at a time.
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import platform
 import statistics

@@ -18,6 +18,10 @@ are timed by this script from process start to model ready (the model card writt
 
 from __future__ import annotations
 
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
 import argparse
 import asyncio
 import csv

@@ -1,4 +1,4 @@
-"""A trainer deployment for the queue's tests and bench/run_queue.py: one database, an object store (a
+"""A trainer deployment for the queue's tests and bench/queue.py: one database, an object store (a
 LocalStore unless told otherwise), the trainer API served by real uvicorn on loopback (workers report
 to it and reach their objects through it over HTTP), the real inference app
 (in process), and any number of dispatchers, each a trainer instance with its own id and local executor

@@ -11,38 +11,35 @@ executor with real worker processes.
    the runs API does); from the commit of the queued run to (a) 'running' and (b) the worker's first
    event (its process is up and reporting with its token). Workers are ``trainer.testing.tiny_worker``.
 
-    uv run python bench/run_queue.py [--runs 2000] [--claimers 8] [--latency-runs 20]
+    uv run python bench/queue.py [--runs 2000] [--claimers 8] [--latency-runs 20]
 
-Not named queue.py: a script in bench/ puts bench/ first on sys.path, and a bench/queue.py shadows the
-standard library's queue module for every other bench script (urllib3 imports it).
+Named like the standard library's ``queue``: every bench script imports ``_bench_path`` first, which
+takes bench/ off sys.path, so this file shadows nothing (tests/test_bench_scripts.py checks each one).
 """
 
 from __future__ import annotations
 
-import sys
+import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_bench_path.py)
+
+# isort: split
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
 from pathlib import Path
 
-# This file is named like the standard library's ``queue``: run as a script, its folder must not
-# shadow it (asyncio imports ``queue``), so the repository root takes the folder's place on the path.
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)
+from common.db import create_engine, create_sessionmaker, upgrade_database
+from common.testing.postgres import start_postgres
+from sqlalchemy import func, select, update
+from trainer.main import MIGRATIONS
+from trainer.runs import repository as repo
+from trainer.runs.models import Run, RunAttempt
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from common.db import create_engine, create_sessionmaker, upgrade_database  # noqa: E402
-from common.testing.postgres import start_postgres  # noqa: E402
-from sqlalchemy import func, select, update  # noqa: E402
-from trainer.main import MIGRATIONS  # noqa: E402
-from trainer.runs import repository as repo  # noqa: E402
-from trainer.runs.models import Run, RunAttempt  # noqa: E402
-
-from tests.queue.world import new_run, open_world  # noqa: E402
+from tests.queue.world import new_run, open_world
 
 
 async def claims_per_second(url: str, *, runs: int, claimers: int) -> tuple[float, float]:
