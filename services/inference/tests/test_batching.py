@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -92,3 +93,47 @@ async def test_a_failed_run_fails_every_request_in_it_and_the_batcher_carries_on
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     run.fail = False
     assert (await batcher.submit({"x": np.ones((1, 1))})).item() == 2
+
+
+async def test_a_lone_request_runs_at_once_not_after_the_batch_wait(executor):
+    run = Recorder()
+    batcher = Batcher(run=run, executor=executor, max_rows=8, max_wait_s=30.0)
+    result = await asyncio.wait_for(batcher.submit({"x": np.ones((1, 1))}), timeout=5.0)
+    assert result.item() == 2
+    assert run.batches == [1]
+
+
+async def test_a_batch_waits_for_a_request_still_being_prepared_and_shares_its_run(executor):
+    run = Recorder()
+    batcher = Batcher(run=run, executor=executor, max_rows=8, max_wait_s=30.0)
+    with batcher.expect():
+        first = asyncio.create_task(batcher.submit({"x": np.ones((1, 1))}))
+        await asyncio.sleep(0.05)
+        assert not first.done()  # held for the request being prepared
+    second = await asyncio.wait_for(batcher.submit({"x": np.full((1, 1), 3)}), timeout=5.0)
+    assert ((await first).item(), second.item()) == (2, 6)
+    assert run.batches == [2]
+
+
+async def test_a_request_that_fails_while_being_prepared_is_no_longer_waited_for(executor):
+    run = Recorder()
+    batcher = Batcher(run=run, executor=executor, max_rows=8, max_wait_s=30.0)
+    with pytest.raises(ValueError), batcher.expect():
+        first = asyncio.create_task(batcher.submit({"x": np.ones((1, 1))}))
+        await asyncio.sleep(0.05)
+        raise ValueError("undecodable image")
+    assert (await asyncio.wait_for(first, timeout=5.0)).item() == 2
+    assert run.batches == [1]
+
+
+@pytest.mark.parametrize(("inline", "on_loop"), [(True, True), (False, False)])
+async def test_a_batch_runs_on_the_event_loop_only_when_inline_says_so(executor, inline, on_loop):
+    threads: list[int] = []
+
+    def run(feeds):
+        threads.append(threading.get_ident())
+        return feeds["x"]
+
+    batcher = Batcher(run=run, executor=executor, max_rows=8, max_wait_s=0.0, inline=lambda rows: inline)
+    await batcher.submit({"x": np.ones((1, 1))})
+    assert (threads == [threading.get_ident()]) is on_loop

@@ -208,3 +208,23 @@ async def test_metrics_answer_only_the_operator(client, headers, status):
     if status == 200:
         assert "trainyard_http_request_duration_seconds" in response.text
         assert "trainyard_inference_queue_depth" in response.text
+
+
+@pytest.mark.parametrize(("inline_run_ms", "thread_runs"), [(10.0, 0), (0.0, 3)])
+async def test_a_cheap_model_runs_on_the_event_loop_when_no_other_run_is_busy(
+    sqlite_url, local_store, tmp_path, inline_run_ms, thread_runs
+):
+    """Once a model's runs are measured cheaper than ``inline_run_ms``, they skip the thread hand-off."""
+    async with serve(
+        database_url=sqlite_url, store=local_store, tmp_path=tmp_path, inline_run_ms=inline_run_ms
+    ) as client:
+        model = await register(client, write_artifacts(local_store, run_id="r-1"))
+        token = (await new_token(client, model["id"]))["token"]
+        assert (await predict(client, token, RED)).status_code == 200  # first run: measured on the thread
+        executor = client.app.state.server.run_executor
+        submitted = []
+        real_submit = executor.submit
+        executor.submit = lambda fn, *args, **kwargs: submitted.append(fn) or real_submit(fn, *args, **kwargs)
+        answers = [await predict(client, token, c) for c in (RED, GREEN, BLUE)]
+    assert [a.json()["top_k"][0]["label"] for a in answers] == ["red", "green", "blue"]
+    assert len(submitted) == thread_runs

@@ -54,7 +54,18 @@ class Settings(ServiceSettings):
     )
     batch_max_rows: int = Field(32, ge=1, le=1024, description="most rows (images, texts) in one model run")
     batch_wait_ms: float = Field(
-        2.0, ge=0, le=50, description="how long a request waits for others to share its model run"
+        2.0,
+        ge=0,
+        le=50,
+        description="longest a request waits for others to share its model run, and only while other "
+        "requests for the model are being prepared (a lone request runs at once)",
+    )
+    inline_run_ms: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="a model run measured to take less than this runs on the event loop when no other run "
+        "is in progress (a thread hand-off costs more); 0 sends every run to the model-run threads",
     )
     max_in_flight: int = Field(
         64, ge=1, description="admitted prediction requests across all models; past it, 503 + Retry-After"

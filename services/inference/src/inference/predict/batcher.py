@@ -1,10 +1,13 @@
 """Cross-request batching: concurrent requests for one model share one ONNX Runtime call.
 
-A request's ``Feeds`` wait in its model's queue. The model's drain task takes the oldest request,
-waits at most ``max_wait_s`` from its arrival for others (less when the batch fills), joins up to
-``max_rows`` rows with ``collate`` and runs them on the shared model-run executor. While that run is
-busy, newer requests gather for the next one, so under load batches form with no added wait; when
-idle, a request waits ``max_wait_s`` at most. A request larger than ``max_rows`` runs alone.
+A request's ``Feeds`` wait in its model's queue. The model's drain task takes the oldest request and
+runs it at once unless other requests for the model are still being prepared (``expect()``: admitted,
+their input being decoded or tokenized): then it waits for them, at most ``max_wait_s`` from the
+oldest's arrival (less when the batch fills). It joins up to ``max_rows`` rows with ``collate`` and
+runs them on the shared model-run executor, or on the event loop when ``inline(rows)`` says the run is
+cheaper than a thread hand-off. While a run is busy, newer requests gather for the next one, so under
+load batches form with no added wait, and a lone request is never held back to wait for company.
+A request larger than ``max_rows`` runs alone.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +28,8 @@ from inference.predict.feeds import Feeds, collate, rows
 RunBatch = Callable[[Feeds], np.ndarray]
 # Called after each run with (rows in the batch, seconds the run took).
 OnBatch = Callable[[int, float], None]
+# rows of a batch about to run -> whether to run it on the event loop instead of the executor.
+Inline = Callable[[int], bool]
 
 
 @dataclass
@@ -46,8 +52,11 @@ class Batcher:
         max_wait_s: float,
         on_batch: OnBatch | None = None,
         pad_values: Mapping[str, float] | None = None,
+        inline: Inline | None = None,
     ) -> None:
         self._run = run
+        self._inline = inline or (lambda rows: False)
+        self._preparing = 0
         self._pad_values = dict(pad_values or {})
         self._executor = executor
         self._max_rows = max_rows
@@ -61,6 +70,17 @@ class Batcher:
     def queued(self) -> int:
         """Requests waiting for a run (not counting the run in progress)."""
         return len(self._queue)
+
+    @contextmanager
+    def expect(self) -> Iterator[None]:
+        """Announce a request whose feeds are being prepared, so a batch about to run waits for it
+        (at most ``max_wait_s``); a request that fails while preparing stops being waited for."""
+        self._preparing += 1
+        try:
+            yield
+        finally:
+            self._preparing -= 1
+            self._arrival.set()
 
     async def submit(self, feeds: Feeds) -> np.ndarray:
         """This request's rows of the model's output. Raises what the run raised."""
@@ -79,9 +99,10 @@ class Batcher:
                 await self._run_batch(batch)
 
     async def _gather(self) -> None:
-        """Wait until the queue holds a full batch or the oldest request has waited ``max_wait_s``."""
+        """Wait while requests are being prepared, until the queue holds a full batch or the oldest
+        request has waited ``max_wait_s``."""
         deadline = self._queue[0].arrived + self._max_wait_s
-        while sum(w.rows for w in self._queue) < self._max_rows:
+        while self._preparing and sum(w.rows for w in self._queue) < self._max_rows:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -111,9 +132,13 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             feeds = collate([w.feeds for w in batch], pad_values=self._pad_values)
+            total = sum(w.rows for w in batch)
             start = time.perf_counter()
-            output = await loop.run_in_executor(self._executor, self._run, feeds)
-            self._on_batch(sum(w.rows for w in batch), time.perf_counter() - start)
+            if self._inline(total):
+                output = self._run(feeds)
+            else:
+                output = await loop.run_in_executor(self._executor, self._run, feeds)
+            self._on_batch(total, time.perf_counter() - start)
         except Exception as e:  # the run's error belongs to every request in it
             for w in batch:
                 if not w.future.done():

@@ -4,18 +4,22 @@ The path of a prediction, for any task:
 
     with server.admission.slot(model_id):                  # or 503 + Retry-After
         loaded = await server.load(model)                   # warm LRU of sessions
-        feeds = await asyncio.to_thread(make_feeds, loaded) # the task's preprocessing, off the loop
+        with server.batcher(loaded).expect():               # a batch about to run waits for it
+            feeds = await asyncio.to_thread(make_feeds, loaded)  # the task's preprocessing
         probabilities = await server.probabilities(loaded, feeds)  # batched with other requests
 
 Model runs happen on ``model_run_workers`` threads (default 1) shared by every model, each run using
 ``intra_op_threads`` (default: every core), so concurrent requests never oversubscribe the cores.
+A run measured to take less than ``inline_run_ms`` (a small text model's) runs on the event loop when
+no other run is in progress: handing it to a thread and back would cost more than the run itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -74,13 +78,39 @@ def load_for_task(
     )
 
 
+class RunExecutor(ThreadPoolExecutor):
+    """The model-run threads, counting the work submitted and not yet finished."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="model-run")
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        with self._lock:
+            self._busy += 1
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._finished()
+            raise
+        future.add_done_callback(lambda _: self._finished())
+        return future
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+
 class ModelServer:
     def __init__(self, *, store: ObjectStore, settings: Settings, metrics: InferenceMetrics) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._executor = ThreadPoolExecutor(
-            max_workers=settings.model_run_workers, thread_name_prefix="model-run"
-        )
+        self._executor = RunExecutor(settings.model_run_workers)
         self.sessions = OnnxSessionCache(
             capacity=settings.session_cache_size,
             loader=partial(load_for_task, store=store, intra_op_threads=settings.intra_op_threads),
@@ -98,7 +128,7 @@ class ModelServer:
         metrics.watch(in_flight=lambda: self.admission.in_flight, queued=self.queued)
 
     @property
-    def run_executor(self) -> ThreadPoolExecutor:
+    def run_executor(self) -> RunExecutor:
         """The threads model runs happen on (shared by every model)."""
         return self._executor
 
@@ -128,7 +158,7 @@ class ModelServer:
 
     async def probabilities(self, loaded: LoadedModel, feeds: Feeds) -> np.ndarray:
         """(rows, classes) probabilities for this request's feeds, run together with other requests'."""
-        return await self._batcher(loaded).submit(feeds)
+        return await self.batcher(loaded).submit(feeds)
 
     def evict(self, model_id: str) -> None:
         self.sessions.evict(model_id)
@@ -142,21 +172,29 @@ class ModelServer:
             task.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _batcher(self, loaded: LoadedModel) -> Batcher:
+    def batcher(self, loaded: LoadedModel) -> Batcher:
+        """The loaded model's batcher (made on first use)."""
         entry = self._batchers.get(loaded.model_id)
         if entry is None or entry[0] is not loaded:
+            cost = self.admission.cost(loaded.model_id)
             batcher = Batcher(
                 run=partial(run_model, loaded),
                 executor=self._executor,
                 max_rows=self._settings.batch_max_rows,
                 max_wait_s=self._settings.batch_wait_ms / 1000,
-                on_batch=partial(self._observe_batch, self.admission.cost(loaded.model_id)),
+                on_batch=partial(self._observe_batch, cost),
                 pad_values=task_for(loaded.card).pad_values(loaded.card),
+                inline=partial(self._runs_inline, cost),
             )
             self._batchers[loaded.model_id] = (loaded, batcher)
             self._prune()
             return batcher
         return entry[1]
+
+    def _runs_inline(self, cost: RowCost, rows: int) -> bool:
+        """Whether a batch of ``rows`` is measured to cost less than a thread hand-off (and no other
+        run is in progress, so the one-run-at-a-time bound holds). Unmeasured models use the threads."""
+        return not self._executor.busy and 0.0 < cost.run_s * rows * 1000 <= self._settings.inline_run_ms
 
     def _observe_batch(self, cost: RowCost, rows: int, seconds: float) -> None:
         cost.record_run(rows, seconds)

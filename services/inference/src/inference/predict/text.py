@@ -63,14 +63,21 @@ class TokenizerCache:
         self._items: OrderedDict[tuple[str, str], TextTokenizer] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, store: ObjectStore, model: AuthorizedModel) -> TextTokenizer:
-        """Blocking (store read on a miss): call it from a worker thread."""
-        prep = text_preprocessing(model.card)
-        key = (model.model_id, prep.tokenizer_sha256)
+    def cached(self, model: AuthorizedModel) -> TextTokenizer | None:
+        """The model's tokenizer if it is already read (never blocks on the store)."""
+        key = (model.model_id, text_preprocessing(model.card).tokenizer_sha256)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+        return None
+
+    def get(self, store: ObjectStore, model: AuthorizedModel) -> TextTokenizer:
+        """Blocking (store read on a miss): call it from a worker thread."""
+        if (hit := self.cached(model)) is not None:
+            return hit
+        prep = text_preprocessing(model.card)
+        key = (model.model_id, prep.tokenizer_sha256)
         tokenizer = _read_tokenizer(store, model, prep)
         with self._lock:
             self._items[key] = tokenizer
