@@ -19,6 +19,7 @@ from gateway.accounts.router import router as accounts_router
 from gateway.accounts.service import now
 from gateway.api.admin import router as admin_router
 from gateway.api.docs import ERRORS, docs_router, install_openapi
+from gateway.api.predictions import PredictionForwarder
 from gateway.api.routes import router as api_router
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware
 from gateway.settings import Settings, get_settings
@@ -51,6 +52,9 @@ def create_app(
             trainer=TrainerClient(settings.trainer_url, **args),
             inference=InferenceClient(settings.inference_url, **args),
         )
+        app.state.predictions = PredictionForwarder(
+            settings.inference_url, internal_token=settings.internal_token, timeout_s=settings.http_timeout_s
+        )
         async with app.state.sessionmaker() as session:
             await ensure_user(session, user_id=settings.local_user, now=now())
             await session.commit()
@@ -58,6 +62,7 @@ def create_app(
             yield
         finally:
             await app.state.clients.aclose()
+            await app.state.predictions.aclose()
 
     app = create_service_app(
         settings=settings,

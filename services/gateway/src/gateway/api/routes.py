@@ -239,7 +239,7 @@ async def revoke_token(
 async def predict(request: Request, top_k: TopK = None):
     """`Authorization: Bearer <model token>`. An image model: multipart `file`, or the raw image as the
     body. A text model: JSON `{"text": "..."}` (one prediction) or `{"texts": [...]}` (one per text)."""
-    return await forward(request, _clients(request).inference, "/predict", owner=None, body=True)
+    return await request.app.state.predictions.forward(request, "/predict")
 
 
 @router.post(
@@ -252,4 +252,4 @@ async def predict(request: Request, top_k: TopK = None):
 async def predict_batch(request: Request, top_k: TopK = None):
     """`Authorization: Bearer <model token>`. An image model: multipart with one or more `files`. A text
     model: a CSV with a `text` column in, a CSV of the top-k labels and probabilities out."""
-    return await forward(request, _clients(request).inference, "/predict/batch", owner=None, body=True)
+    return await request.app.state.predictions.forward(request, "/predict/batch")
