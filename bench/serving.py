@@ -1,16 +1,18 @@
 """Serving under load: open-loop arrivals at fixed rates through the gateway, per model.
 
 Starts the four services on embedded defaults in a temporary directory, trains each workload's
-model through the platform (upload, run, token), then, per arrival rate, sends requests at fixed
-intervals (open loop: a slow answer does not delay the next send) to 127.0.0.1 only, for a bounded
-time and count. Latency is measured from each request's *scheduled* send time, so a generator that
-falls behind counts against the figure (no coordinated omission). Prints p50/p99/max, the status of
-every answer that was not a 200, timeouts, and the highest rate held with p99 <= 250 ms and no error
-but 503s; then the ONNX Runtime / eager PyTorch time ratio for the same model on the same inputs.
+model through the platform (upload, run, token), then prints where a request's time goes at a low
+rate (sequential, and at 10 req/s: an empty GET per service, the prediction straight to inference and
+through the gateway), then, per arrival rate, sends requests at fixed intervals (open loop: a slow
+answer does not delay the next send) to 127.0.0.1 only, for a bounded time and count, with the lean
+client and precise clock of ``load_generator.py``. Latency is measured from each request's *scheduled*
+send time, so a generator that falls behind counts against the figure (no coordinated omission).
+Prints p50/p99/max, the status of every answer that was not a 200, timeouts, and the highest rate held
+with p99 <= 250 ms and no error but 503s; then the ONNX Runtime / eager PyTorch time ratio for the
+same model on the same inputs.
 
     uv run python bench/serving.py [--seconds 10] [--rates 1,10,20,30,40,50,100] \
-        [--workloads image] [--ratio-images 40]
-"""
+        [--workloads fasttext,minilm,image] [--ratio-images 40]"""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import csv
 import io
+import json
 import os
 import platform
 import statistics
@@ -29,8 +32,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import httpx
 from common.embedded import SERVICES, Stack
 from common.settings import LOCAL_INTERNAL_TOKEN
 from common.testing.ports import free_port
+from load_generator import Call, RateResult, RawHttpClient, open_loop, percentile, sequential_ms
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 P99_TARGET_MS = 250.0
@@ -46,12 +48,7 @@ NO_RATE_LIMITS = {
     "TRAINYARD_GATEWAY_KEY_RATE_LIMIT_PER_MINUTE": "0",
     "TRAINYARD_GATEWAY_IP_RATE_LIMIT_PER_MINUTE": "0",
 }
-REQUEST_TIMEOUT_S = 10.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+HOP_RATE = 10.0
 
 
 @dataclass(frozen=True)
@@ -61,22 +58,21 @@ class Workload:
     name: str
     dataset: Path
     run_body: dict[str, Any]
-    # i -> keyword arguments of httpx's post() for the i-th request (files= or json=).
-    request: Callable[[int], dict[str, Any]]
+    request: Call
     path: str = "/api/predict"
     upload_fields: dict[str, str] = field(default_factory=dict)
 
 
-def image_requests(zip_path: Path) -> Callable[[int], dict[str, Any]]:
+def image_requests(zip_path: Path) -> Call:
     with zipfile.ZipFile(zip_path) as zf:
         images = [zf.read(n) for n in zf.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png"))]
-    return lambda i: {"content": images[i % len(images)], "headers": {"content-type": "image/jpeg"}}
+    return lambda i: (images[i % len(images)], {"content-type": "image/jpeg"})
 
 
-def text_requests(csv_path: Path) -> Callable[[int], dict[str, Any]]:
+def text_requests(csv_path: Path) -> Call:
     with csv_path.open(newline="") as f:
-        texts = [row["text"] for row in csv.DictReader(f)]
-    return lambda i: {"json": {"text": texts[i % len(texts)]}}
+        bodies = [json.dumps({"text": row["text"]}).encode() for row in csv.DictReader(f)]
+    return lambda i: (bodies[i % len(bodies)], {"content-type": "application/json"})
 
 
 def workloads() -> dict[str, Workload]:
@@ -128,117 +124,71 @@ def train(api: httpx.Client, workload: Workload) -> tuple[dict, str]:
     return run, token.json()["token"]
 
 
-@dataclass
-class RateResult:
-    rate: float
-    sent: int
-    latencies_ms: list[float]
-    statuses: Counter
-    timeouts: int
-    other_errors: int
-    max_send_lag_ms: float
+def with_token(call: Call, token: str) -> Call:
+    def signed(i: int) -> tuple[bytes, dict[str, str]]:
+        body, headers = call(i)
+        return body, headers | {"authorization": f"Bearer {token}"}
 
-    @property
-    def errors(self) -> int:
-        return sum(n for s, n in self.statuses.items() if s != 200) + self.timeouts + self.other_errors
-
-    @property
-    def only_503s(self) -> bool:
-        return self.timeouts == 0 and self.other_errors == 0 and set(self.statuses) <= {200, 503}
-
-    def line(self) -> str:
-        lat = self.latencies_ms
-        figures = (
-            f"p50 {statistics.median(lat):7.1f}  p99 {percentile(lat, 99):7.1f}  max {max(lat):7.1f}"
-            if lat
-            else "no successful answer"
-        )
-        refused = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()) if s != 200) or "none"
-        return (
-            f"{self.rate:6.0f} req/s  n={self.sent:5d}  {figures} ms  errors {self.errors} ({refused}; "
-            f"timeouts {self.timeouts}, transport {self.other_errors})  "
-            f"send lag max {self.max_send_lag_ms:.0f} ms"
-        )
+    return signed
 
 
-async def open_loop(
-    client: httpx.AsyncClient, workload: Workload, headers: dict[str, str], *, rate: float, seconds: float
-) -> RateResult:
-    count = max(1, min(int(rate * seconds), 2000))
-    latencies: list[float] = []
-    statuses: Counter = Counter()
-    timeouts = other = 0
-    lags: list[float] = []
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 0.05
-
-    async def one(i: int) -> None:
-        nonlocal timeouts, other
-        scheduled = start + i / rate
-        await asyncio.sleep(max(0.0, scheduled - loop.time()))
-        lags.append((loop.time() - scheduled) * 1000)
-        kwargs = workload.request(i)
-        try:
-            response = await client.post(
-                workload.path,
-                headers=headers | kwargs.pop("headers", {}),
-                timeout=REQUEST_TIMEOUT_S,
-                **kwargs,
-            )
-        except httpx.TimeoutException:
-            timeouts += 1
-            return
-        except httpx.HTTPError:
-            other += 1
-            return
-        statuses[response.status_code] += 1
-        if response.status_code == 200:
-            latencies.append((loop.time() - scheduled) * 1000)
-
-    await asyncio.gather(*(one(i) for i in range(count)))
-    return RateResult(rate, count, latencies, statuses, timeouts, other, max(lags))
-
-
-async def sequential_ms(
-    client: httpx.AsyncClient, path: str, workload: Workload, headers, n: int
-) -> list[float]:
-    times = []
-    for i in range(n):
-        kwargs = workload.request(i)
-        start = time.perf_counter()
-        response = await client.post(path, headers=headers | kwargs.pop("headers", {}), **kwargs)
-        times.append((time.perf_counter() - start) * 1000)
-        if response.status_code != 200:
-            raise NotMeasured(f"POST {path} answered {response.status_code}: {response.text[:300]}")
-    return times
-
-
-async def drive(stack: Stack, workload: Workload, token: str, *, rates: list[float], seconds: float):
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    async with (
-        httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as client,
-        httpx.AsyncClient(base_url=stack.url("inference")) as direct,
-    ):
-        await sequential_ms(client, workload.path, workload, headers, 20)  # warm connections and the model
-        # What the gateway adds: the same requests one at a time, through it and straight to inference.
-        inner_path = workload.path.removeprefix("/api")
+async def hops(stack: Stack, workload: Workload, call: Call, *, seconds: float) -> None:
+    """Where the time goes at a low rate: sequential requests through the gateway vs straight to
+    inference, then at HOP_RATE open loop: an empty GET /healthz on each service (the HTTP floor of one
+    hop on an idle machine), the prediction straight to inference, and through the gateway."""
+    gateway, inference = RawHttpClient(stack.gateway_url), RawHttpClient(stack.url("inference"))
+    inner_path = workload.path.removeprefix("/api")
+    try:
+        await sequential_ms(gateway, workload.path, call, 20)  # warm connections and the model
+        await sequential_ms(inference, inner_path, call, 20)
         via, straight = [], []
         for _ in range(5):
-            via += await sequential_ms(client, workload.path, workload, headers, 20)
-            straight += await sequential_ms(direct, inner_path, workload, headers, 20)
+            via += await sequential_ms(gateway, workload.path, call, 20)
+            straight += await sequential_ms(inference, inner_path, call, 20)
         print(
             f"sequential, {len(via)} each: via gateway p50 {statistics.median(via):.1f} ms, straight to "
             f"inference p50 {statistics.median(straight):.1f} ms: the gateway adds "
             f"{statistics.median(via) - statistics.median(straight):.1f} ms"
         )
-        results = []
+        empty: Call = lambda i: (b"", {})  # noqa: E731
+        p50 = {}
+        for name, client, method, path, each in (
+            ("inference GET /healthz", inference, "GET", "/healthz", empty),
+            ("gateway GET /healthz", gateway, "GET", "/healthz", empty),
+            ("straight to inference", inference, "POST", inner_path, call),
+            ("through the gateway", gateway, "POST", workload.path, call),
+        ):
+            result = await open_loop(client, method, path, each, rate=HOP_RATE, seconds=seconds)
+            if result.errors:
+                raise NotMeasured(f"{name}: {result.line()}")
+            p50[name] = result.p50
+        print(
+            f"at {HOP_RATE:.0f} req/s open loop, p50 ms: "
+            + ", ".join(f"{name} {v:.2f}" for name, v in p50.items())
+            + f"; the gateway adds {p50['through the gateway'] - p50['straight to inference']:.2f} ms"
+        )
+    except RuntimeError as e:
+        raise NotMeasured(str(e)) from e
+    finally:
+        await gateway.aclose()
+        await inference.aclose()
+
+
+async def drive(stack: Stack, workload: Workload, token: str, *, rates: list[float], seconds: float):
+    call = with_token(workload.request, token)
+    await hops(stack, workload, call, seconds=min(seconds, 6.0))
+    counted = inference_counts(stack)
+    client = RawHttpClient(stack.gateway_url)
+    results = []
+    try:
         for rate in rates:
-            result = await open_loop(client, workload, headers, rate=rate, seconds=seconds)
+            result = await open_loop(client, "POST", workload.path, call, rate=rate, seconds=seconds)
             print(result.line(), flush=True)
             results.append(result)
             await asyncio.sleep(1.0)
-        return results
+    finally:
+        await client.aclose()
+    return results, counted
 
 
 def inference_counts(stack: Stack) -> tuple[float, float, float]:
@@ -377,9 +327,8 @@ def main() -> None:
                         f"\n{workload.name}: trained in {time.perf_counter() - t0:.0f} s "
                         f"(val accuracy {run.get('val_accuracy')})"
                     )
-                    counted = inference_counts(stack)
                     try:
-                        results = asyncio.run(
+                        results, counted = asyncio.run(
                             drive(stack, workload, token, rates=rates, seconds=args.seconds)
                         )
                     except NotMeasured as e:

@@ -74,8 +74,9 @@ class RateLimitMiddleware:
         ip = (scope.get("client") or ("unknown", 0))[0]
         wait = self.limiter.hit("ip", ip, per_minute=self.settings.ip_rate_limit_per_minute)
         who = "this address"
-        if not wait and (key := credential_key(Headers(scope=scope))):
-            wait = self.limiter.hit("key", key, per_minute=self.settings.key_rate_limit_per_minute)
+        per_key = self.settings.key_rate_limit_per_minute
+        if not wait and per_key > 0 and (key := credential_key(Headers(scope=scope))):
+            wait = self.limiter.hit("key", key, per_minute=per_key)
             who = "this key"
         if wait:
             body = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from inference.predict.errors import Overloaded
 
@@ -79,6 +80,12 @@ class Admission:
         cost = self._costs.get(model_id)
         return 0.0 if cost is None else (self._rows[model_id] + rows) * cost.seconds
 
+    def _refuse(self, reason: str, why: str, *, hint: str = "") -> NoReturn:
+        """Count the refusal by its bound and raise the 503 that says when to retry."""
+        self._on_reject(reason)
+        retry = f"retry after {self.retry_after_s} s" + (f", {hint}" if hint else "")
+        raise Overloaded(f"{why}; {retry}", retry_after_s=self.retry_after_s, reason=reason)
+
     @contextmanager
     def slot(self, model_id: str, rows: int = 1) -> Iterator[None]:
         """Hold one place while the request runs. Raises ``Overloaded`` when there is none.
@@ -86,28 +93,21 @@ class Admission:
         Check and take happen with no await between them, so on one event loop they cannot race.
         """
         if self._in_flight >= self.max_in_flight:
-            self._on_reject("in_flight")
-            raise Overloaded(
-                f"the inference service is at its limit of {self.max_in_flight} requests in flight; "
-                f"retry after {self.retry_after_s} s",
-                retry_after_s=self.retry_after_s,
-                reason="in_flight",
+            self._refuse(
+                "in_flight",
+                f"the inference service is at its limit of {self.max_in_flight} requests in flight",
             )
         if self._per_model[model_id] >= self.max_per_model:
-            self._on_reject("model_queue")
-            raise Overloaded(
-                f"this model already has {self.max_per_model} requests queued; retry after "
-                f"{self.retry_after_s} s, or send several inputs in one batch request",
-                retry_after_s=self.retry_after_s,
-                reason="model_queue",
+            self._refuse(
+                "model_queue",
+                f"this model already has {self.max_per_model} requests queued",
+                hint="or send several inputs in one batch request",
             )
         if (wait := self.expected_wait_s(model_id, rows)) > self.max_wait_s:
-            self._on_reject("expected_wait")
-            raise Overloaded(
-                f"this model's queue would take about {wait * 1000:.0f} ms (limit "
-                f"{self.max_wait_s * 1000:.0f} ms); retry after {self.retry_after_s} s",
-                retry_after_s=self.retry_after_s,
-                reason="expected_wait",
+            self._refuse(
+                "expected_wait",
+                f"this model's queue would take about {wait * 1000:.0f} ms "
+                f"(limit {self.max_wait_s * 1000:.0f} ms)",
             )
         self._in_flight += 1
         self._per_model[model_id] += 1
