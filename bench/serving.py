@@ -5,7 +5,7 @@ model through the platform (upload, run, token), then prints where a request's t
 rate (sequential, and at 10 req/s: an empty GET per service, the prediction straight to inference and
 through the gateway), then, per arrival rate, sends requests at fixed intervals (open loop: a slow
 answer does not delay the next send) to 127.0.0.1 only, for a bounded time and count, with the lean
-client and precise clock of ``load_generator.py``. Latency is measured from each request's *scheduled*
+client and precise clock of ``_load_generator.py``. Latency is measured from each request's *scheduled*
 send time, so a generator that falls behind counts against the figure (no coordinated omission).
 Prints p50/p99/max, the status of every answer that was not a 200, timeouts, and the highest rate held
 with p99 <= 250 ms and no error but 503s; then the ONNX Runtime / eager PyTorch time ratio for the
@@ -40,7 +40,8 @@ import httpx
 from common.embedded import SERVICES, Stack
 from common.settings import LOCAL_INTERNAL_TOKEN
 from common.testing.ports import free_port
-from load_generator import Call, RateResult, RawHttpClient, open_loop, percentile, sequential_ms
+
+from bench._load_generator import Call, RateResult, RawHttpClient, open_loop, percentile, sequential_ms
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 P99_TARGET_MS = 250.0
