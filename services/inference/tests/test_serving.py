@@ -225,6 +225,10 @@ async def test_a_cheap_model_runs_on_the_event_loop_when_no_other_run_is_busy(
         submitted = []
         real_submit = executor.submit
         executor.submit = lambda fn, *args, **kwargs: submitted.append(fn) or real_submit(fn, *args, **kwargs)
-        answers = [await predict(client, token, c) for c in (RED, GREEN, BLUE)]
+        cost = client.app.state.server.admission.cost(model["id"])
+        answers = []
+        for colour in (RED, GREEN, BLUE):
+            cost.run_s = 0.0001  # as measured when idle (a loaded test machine may measure slower)
+            answers.append(await predict(client, token, colour))
     assert [a.json()["top_k"][0]["label"] for a in answers] == ["red", "green", "blue"]
     assert len(submitted) == thread_runs
