@@ -6,16 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from common.training_config import LoopConfig
 from torch import nn
 
 from trainer.training.core.checkpoint import CheckpointStore
+from trainer.training.core.data import class_weights
 from trainer.training.core.device import Device
 from trainer.training.core.task import LabelledSet
 
-IMBALANCE_RATIO = 1.5
+__all__ = ["TrainingContext", "class_weights", "make_loss", "shuffled_batches", "steps_per_epoch"]
 
 
 @dataclass
@@ -31,15 +31,6 @@ class TrainingContext:
     class_weights: list[float] | None
     probe_history: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def class_weights(config: LoopConfig, train_counts: list[int]) -> list[float] | None:
-    """'balanced': n / (classes * count); 'auto': balanced once the largest class is 1.5x the smallest."""
-    counts = np.asarray(train_counts, dtype=np.float64)
-    imbalanced = counts.max() >= IMBALANCE_RATIO * counts.min()
-    if config.class_weighting == "none" or (config.class_weighting == "auto" and not imbalanced):
-        return None
-    return (counts.sum() / (len(counts) * counts)).tolist()
 
 
 def make_loss(config: LoopConfig, weights: list[float] | None, device: Device) -> nn.Module:

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 from common.contracts import DatasetManifest
 from common.store import ObjectNotFound, ObjectStore
+from common.training_config import LoopConfig
 
 from trainer.training.core.task import LabelledSet
 from trainer.training.errors import DatasetUnusable
@@ -51,3 +52,15 @@ def check_usable(data: LabelledSet, *, unit: str) -> None:
         raise DatasetUnusable(f"classes without training {unit}: {', '.join(empty)}; add {unit} to them")
     if len(data.val) == 0:
         raise DatasetUnusable(f"the validation split is empty; upload more {unit} or set data_split")
+
+
+IMBALANCE_RATIO = 1.5
+
+
+def class_weights(config: LoopConfig, train_counts: list[int]) -> list[float] | None:
+    """'balanced': n / (classes * count); 'auto': balanced once the largest class is 1.5x the smallest."""
+    counts = np.asarray(train_counts, dtype=np.float64)
+    imbalanced = counts.max() >= IMBALANCE_RATIO * counts.min()
+    if config.class_weighting == "none" or (config.class_weighting == "auto" and not imbalanced):
+        return None
+    return (counts.sum() / (len(counts) * counts)).tolist()

@@ -6,24 +6,19 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 import torch
 from torch import nn
 
-from trainer.training.core.task import ExportInputs
+from trainer.training.core.outputs import OnnxCheck
+from trainer.training.core.task import OPSET, ExportInputs
 from trainer.training.errors import ExportMismatch
 
-OPSET = 17
+__all__ = ["OPSET", "OnnxCheck", "check_onnx", "cpu_session", "export_onnx", "onnx_logits"]
+
 CHECK_BATCH = 64
-
-
-@dataclass(frozen=True)
-class OnnxCheck:
-    top1_agreement: float
-    max_abs_logit_diff: float
 
 
 def export_onnx(model: nn.Module, inputs: ExportInputs, *, output_name: str = "logits") -> bytes:

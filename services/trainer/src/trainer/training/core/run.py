@@ -10,25 +10,23 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import torch
-from common.contracts import ModelCard, TrainingSpec
+from common.contracts import TrainingSpec
 from common.events import PhaseEvent
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig, TextTrainConfig
 from torch import nn
 
-from trainer.training.core.card import card_fields
 from trainer.training.core.checkpoint import CheckpointStore
 from trainer.training.core.context import TrainingContext, class_weights, make_loss
 from trainer.training.core.device import Device, select_device
 from trainer.training.core.export import check_onnx, export_onnx
 from trainer.training.core.loop import score
-from trainer.training.core.reports import put_json, write_reports
-from trainer.training.core.task import LabelledSet, Task
+from trainer.training.core.outputs import FinishedRun, write_outputs
+from trainer.training.core.task import Task
 from trainer.training.result import TrainingResult
 
 FINAL_BATCH = 64
@@ -87,83 +85,34 @@ def train_task(
     onnx_check = check_onnx(onnx_model, torch_logits=logits, feeds=feeds)
     ctx.timings["export"] = _lap(started)
 
-    prefix = spec.output_prefix
-    outputs = task.outputs(ctx)
-    keys = write_reports(
-        store=store,
-        prefix=prefix,
-        classes=data.classes,
-        history=[*ctx.probe_history, *state.history],
+    keys = task.write_examples(store=store, prefix=spec.output_prefix, ctx=ctx, labels=labels, logits=logits)
+    finished = FinishedRun(
+        config=config,
+        data=data,
         labels=labels,
         logits=logits,
-    )
-    keys |= task.write_examples(store=store, prefix=prefix, ctx=ctx, labels=labels, logits=logits)
-    summary = {
-        "val_accuracy": final.accuracy,
-        "val_loss": final.loss,
-        "epochs_completed": state.epoch,
-        "stopped_early": state.stopped_early,
-        "best_epoch": state.best_epoch if config.early_stopping or state.best_accuracy >= 0 else None,
-        "onnx_top1_agreement": onnx_check.top1_agreement,
-        "onnx_max_abs_logit_diff": onnx_check.max_abs_logit_diff,
-    }
-    metrics = {
-        **summary,
-        "history": state.history,
-        "probe_history": ctx.probe_history,
-        **outputs.metrics,
-        "class_counts": _class_counts(data),
-        "class_weights": ctx.class_weights,
-        "device": device.torch.type,
-        "autocast": str(device.autocast_dtype) if device.autocast_dtype else None,
-        "timings_s": {k: round(v, 3) for k, v in ctx.timings.items()},
-    }
-    keys["metrics.json"] = put_json(store, prefix + "metrics.json", metrics)
-    for name, content in outputs.files.items():
-        keys[name] = prefix + name
-        store.put_bytes(keys[name], content)
-    keys["model.pt"] = _put_model_pt(store, prefix + "model.pt", ctx, outputs.model_pt)
-    keys["model.onnx"] = prefix + "model.onnx"
-    store.put_bytes(keys["model.onnx"], onnx_model)
-    if store.exists(ctx.checkpoints.key):  # a head fitted in one go (quick, L-BFGS) saves none
-        keys["checkpoint.pt"] = ctx.checkpoints.key
-    card = ModelCard(
-        task=config.task,
-        classes=data.classes,
-        preprocessing=task.card_preprocessing(ctx),
-        backbone=outputs.backbone,
-        mode=outputs.mode,
-        hyperparameters=config.model_dump(mode="json"),
-        metrics={**summary, "history": state.history},
+        val_loss=final.loss,
         val_accuracy=final.accuracy,
-        created_at=datetime.now(UTC),
-        run_id=spec.run_id,
-        dataset_id=spec.dataset_id,
-        onnx_input=",".join(feeds),
-        onnx_output="logits",
-        **card_fields(
-            task=config.task,
-            data=data,
-            labels=labels,
-            logits=logits,
-            accuracy=final.accuracy,
-            issues=sum((outputs.metrics.get("data_issues") or {}).values()) or None,
-        ),
-    )
-    # The card goes last: its presence means the run's artifacts are complete.
-    keys["model_card.json"] = prefix + "model_card.json"
-    store.put_bytes(
-        keys["model_card.json"], card.model_dump_json(indent=2).encode(), content_type="application/json"
-    )
-    return TrainingResult(
-        val_accuracy=final.accuracy,
+        history=state.history,
+        probe_history=ctx.probe_history,
         epochs_completed=state.epoch,
-        onnx_key=keys["model.onnx"],
-        card_key=keys["model_card.json"],
-        artifacts=keys,
-        onnx_max_abs_logit_diff=onnx_check.max_abs_logit_diff,
-        onnx_top1_agreement=onnx_check.top1_agreement,
+        stopped_early=state.stopped_early,
+        best_epoch=state.best_epoch if config.early_stopping or state.best_accuracy >= 0 else None,
+        onnx_model=onnx_model,
+        onnx_check=onnx_check,
+        onnx_input=",".join(feeds),
+        outputs=task.outputs(ctx),
+        model_pt=b"",
+        card_preprocessing=task.card_preprocessing(ctx),
+        class_weights=ctx.class_weights,
+        device=device.torch.type,
+        autocast=str(device.autocast_dtype) if device.autocast_dtype else None,
+        timings=ctx.timings,
+        # A head fitted in one go (quick, L-BFGS) saves no checkpoint.
+        checkpoint_key=ctx.checkpoints.key if store.exists(ctx.checkpoints.key) else None,
     )
+    finished.model_pt = _model_pt(ctx, finished.outputs.model_pt)
+    return write_outputs(spec, finished, store=store, keys=keys)
 
 
 def _lap(start: float) -> float:
@@ -185,14 +134,7 @@ def final_logits(model: nn.Module, feeds: dict[str, np.ndarray], device: Device)
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
 
-def _class_counts(data: LabelledSet) -> dict[str, dict[str, int]]:
-    return {
-        split: dict(zip(data.classes, data.class_counts(indices), strict=True))
-        for split, indices in (("train", data.train), ("val", data.val))
-    }
-
-
-def _put_model_pt(store: ObjectStore, key: str, ctx: TrainingContext, extra: dict[str, Any]) -> str:
+def _model_pt(ctx: TrainingContext, extra: dict[str, Any]) -> bytes:
     """State dict and plain metadata only, so ``torch.load(..., weights_only=True)`` reads it."""
     state = {k: v.detach().cpu().contiguous() for k, v in ctx.model.state_dict().items()}
     payload: dict[str, Any] = {
@@ -204,5 +146,4 @@ def _put_model_pt(store: ObjectStore, key: str, ctx: TrainingContext, extra: dic
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    store.put_bytes(key, buffer.getvalue())
-    return key
+    return buffer.getvalue()

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from trainer.training.core.loop import FitState
 
 
+OPSET = 17  # of every exported graph (and of the cached backbone graphs' keys)
+
+
 @dataclass
 class LabelledSet:
     """Every example's class index, and which examples train and which validate."""

@@ -1,7 +1,15 @@
 """The frozen backbone as ONNX, exported once per (backbone, weights, input size) and kept in the store,
 and the quick model as that graph with the linear head appended: a quick run exports nothing.
 
-    pretrained/onnx/<backbone>-<weights>-<size>-opset<N>-v<V>.onnx   input "input" -> "features"
+    pretrained/onnx/<backbone>-<weights>-<size>-opset<N>-v<V>.onnx        input "input" -> "features"
+    pretrained/onnx/<backbone>-<weights>-<size>-opset<N>-v<V>.state.npz   the backbone's state dict
+    pretrained/onnx/<backbone>-<weights>-<size>-opset<N>-v<V>.json        normalisation, feature size
+
+The three together are a *prepared* backbone (the JSON is written last: its presence means the other
+two are complete). With one, a quick run on CPU needs no torch at all (``image/quick_cpu.py``): ONNX
+Runtime computes the features, scipy fits the head, this module appends it, ``core/torch_file`` writes
+``model.pt`` from the state dict. Preparing needs torch, once per (backbone, weights, size):
+``prepare_backbone``, which the first torch run of a backbone also does on its way.
 
 Composition appends one ``Gemm(features, W, b, transB=1)`` node: what ``nn.Linear`` exports to (the
 dropout before it is the identity at inference), so the composed graph computes exactly
@@ -10,14 +18,18 @@ dropout before it is the identity at inference), so the composed graph computes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnx
 from common.store import ObjectStore
 from onnx import TensorProto, helper, numpy_helper
 
-from trainer.training.core.export import OPSET
+from trainer.training.core.task import OPSET
 from trainer.training.image.weights import STORE_PREFIX
 
 FORMAT_VERSION = 1
@@ -27,6 +39,94 @@ FEATURES = "features"
 def backbone_onnx_key(*, backbone: str, weights: str, input_size: int) -> str:
     stem = weights.rsplit(".", 1)[0]
     return f"{STORE_PREFIX}onnx/{backbone}-{stem}-{input_size}-opset{OPSET}-v{FORMAT_VERSION}.onnx"
+
+
+@dataclass(frozen=True)
+class PreparedBackbone:
+    graph: bytes  # "input" [batch, 3, S, S] -> "features" [batch, d]
+    state: dict[str, np.ndarray]  # the classifier's backbone tensors ("stages.*"), in order
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    feature_dim: int
+
+
+def _sidecar_keys(onnx_key: str) -> tuple[str, str]:
+    stem = onnx_key.removesuffix(".onnx")
+    return stem + ".state.npz", stem + ".json"
+
+
+def is_prepared(store: ObjectStore, onnx_key: str) -> bool:
+    return store.exists(_sidecar_keys(onnx_key)[1])
+
+
+def load_prepared(store: ObjectStore, onnx_key: str) -> PreparedBackbone | None:
+    """The prepared backbone, or None when it has not been prepared (yet) in this store."""
+    state_key, meta_key = _sidecar_keys(onnx_key)
+    if not store.exists(meta_key):
+        return None
+    meta = json.loads(store.get_bytes(meta_key))
+    with np.load(io.BytesIO(store.get_bytes(state_key)), allow_pickle=False) as npz:
+        state = {name: npz[name] for name in npz.files}
+    return PreparedBackbone(
+        graph=store.get_bytes(onnx_key),
+        state=state,
+        mean=tuple(meta["mean"]),
+        std=tuple(meta["std"]),
+        feature_dim=int(meta["feature_dim"]),
+    )
+
+
+def save_prepared(
+    store: ObjectStore,
+    onnx_key: str,
+    *,
+    state: Mapping[str, np.ndarray],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    feature_dim: int,
+) -> None:
+    """The state dict and the metadata beside an already stored backbone graph (metadata last)."""
+    state_key, meta_key = _sidecar_keys(onnx_key)
+    buffer = io.BytesIO()
+    np.savez(buffer, **state)
+    store.put_bytes(state_key, buffer.getvalue())
+    meta = {"mean": list(mean), "std": list(std), "feature_dim": feature_dim}
+    store.put_bytes(meta_key, json.dumps(meta).encode(), content_type="application/json")
+
+
+def prepare_backbone(
+    *, store: ObjectStore, backbone: str, image_size: int, weights_dir: Path | None = None
+) -> str | None:
+    """Export and store a pretrained backbone's graph, state and metadata unless they are there;
+    returns its ONNX key (None: a backbone without weights, which is never cached). Imports torch."""
+    from trainer.training.image.features import export_backbone
+    from trainer.training.image.models import build_classifier, preprocessing_for
+    from trainer.training.image.weights import weights_file_name
+
+    weights = weights_file_name(backbone)
+    if weights is None:
+        return None
+    key = backbone_onnx_key(backbone=backbone, weights=weights, input_size=image_size)
+    if load_prepared(store, key) is not None:
+        return key
+    model, built = build_classifier(
+        backbone, num_classes=2, dropout=0.0, store=store, weights_dir=weights_dir
+    )
+    prep = preprocessing_for(built, image_size=image_size, resize=image_size)
+    load_or_export_backbone(store=store, key=key, export=lambda: export_backbone(model, prep))
+    save_prepared(
+        store, key, state=backbone_state(model), mean=built.mean, std=built.std, feature_dim=built.feature_dim
+    )
+    return key
+
+
+def backbone_state(model: object) -> dict[str, np.ndarray]:
+    """An ``ImageClassifier``'s backbone tensors ("stages.*") as numpy, in state-dict order."""
+    return {
+        name: tensor.detach().cpu().numpy()
+        for name, tensor in model.state_dict().items()  # type: ignore[attr-defined]
+        if name.startswith("stages.")
+    }
 
 
 def load_or_export_backbone(

@@ -3,9 +3,6 @@ kept in the object store, so a quick run (or a fine-tuning run's linear probe) t
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 from collections.abc import Callable
 
 import numpy as np
@@ -19,24 +16,14 @@ from trainer.training.core.device import Device
 from trainer.training.core.export import cpu_session, export_onnx
 from trainer.training.core.task import ExportInputs
 from trainer.training.image.data import ImageSet, eval_batch
+from trainer.training.image.feature_cache import feature_cache_key, load_features, save_features
 from trainer.training.image.models import ImageClassifier
 from trainer.training.image.preprocessing import device_images
 
-FORMAT_VERSION = 1
 BATCH = 32  # images per forward pass on an accelerator: bounds peak memory (activations at 224 px)
 # ONNX Runtime on CPU: a few images per call keep the activations in cache; 1-4 run 1.7-1.9x faster
 # per image than 32 (BENCHMARKS.md, "Where a quick run's seconds go").
 ONNX_BATCH = 4
-
-
-def feature_cache_key(
-    *, dataset_id: str, backbone: str, prep: Preprocessing, views: list[str], weights: str
-) -> str:
-    identity = json.dumps(
-        {"v": FORMAT_VERSION, "prep": prep.as_dict(), "views": views, "weights": weights}, sort_keys=True
-    )
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return f"features/{dataset_id}/{backbone}-{prep.input_size}-{digest}.npz"
 
 
 def compute_features(
@@ -111,23 +98,15 @@ def load_or_compute_features(
     report: Callable[[dict], None],
     backbone_graph: Callable[[], bytes] | None = None,
 ) -> dict[str, np.ndarray]:
-    cached = _load(store, key, views=views, num_images=len(image_set.images))
+    cached = load_features(store, key, views=views, num_images=len(image_set.images))
     report(PhaseEvent(phase="features", cached=cached is not None, key=key))
     if cached is not None:
         return cached
     features = compute_features(
         model, image_set, prep=prep, views=views, device=device, backbone_graph=backbone_graph
     )
-    buffer = io.BytesIO()
-    np.savez(buffer, **features)
-    store.put_bytes(key, buffer.getvalue())
+    save_features(store, key, features)
     return features
 
 
-def _load(store: ObjectStore, key: str, *, views: list[str], num_images: int) -> dict[str, np.ndarray] | None:
-    if not store.exists(key):
-        return None
-    with np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False) as npz:
-        if set(npz.files) != set(views) or any(npz[v].shape[0] != num_images for v in views):
-            return None
-        return {view: npz[view] for view in views}
+__all__ = ["compute_features", "export_backbone", "feature_cache_key", "load_or_compute_features"]

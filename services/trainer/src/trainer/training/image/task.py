@@ -20,13 +20,21 @@ from trainer.training.core.context import TrainingContext
 from trainer.training.core.device import Device
 from trainer.training.core.loop import FitState
 from trainer.training.core.task import ExportInputs, FinalModel, TaskOutputs
-from trainer.training.image.backbone_onnx import backbone_onnx_key, compose_with_head, load_or_export_backbone
+from trainer.training.image.backbone_onnx import (
+    backbone_onnx_key,
+    backbone_state,
+    compose_with_head,
+    is_prepared,
+    load_or_export_backbone,
+    save_prepared,
+)
 from trainer.training.image.data import ImageSet, eval_batch, load_image_set
 from trainer.training.image.data_issues import DataIssue
 from trainer.training.image.features import export_backbone, feature_cache_key, load_or_compute_features
 from trainer.training.image.grids import write_grids
-from trainer.training.image.issue_report import find_issues, issue_files
+from trainer.training.image.issue_report import find_issues
 from trainer.training.image.models import Backbone, ImageClassifier, build_classifier, preprocessing_for
+from trainer.training.image.outputs import image_outputs
 from trainer.training.image.quick import train_head
 from trainer.training.image.weights import default_weights_dir, weights_file_name
 
@@ -129,6 +137,16 @@ class ImageTask:
                 store=self.store, key=key, export=lambda: export_backbone(ctx.model, self._prep())
             )
             ctx.timings["backbone_onnx_cached"] = float(cached)
+            if key is not None and not is_prepared(self.store, key):  # later quick runs need no torch
+                prep = self._prep()
+                save_prepared(
+                    self.store,
+                    key,
+                    state=backbone_state(ctx.model),
+                    mean=prep.mean,
+                    std=prep.std,
+                    feature_dim=ctx.model.head.in_features,
+                )
         return self._backbone_graph
 
     def final_model(self, ctx: TrainingContext) -> FinalModel | None:
@@ -177,31 +195,11 @@ class ImageTask:
         )
 
     def outputs(self, ctx: TrainingContext) -> TaskOutputs:
-        return TaskOutputs(
-            backbone=self.config.backbone,
-            mode=self.config.mode,
-            model_pt={
-                "backbone": self.config.backbone,
-                "mode": self.config.mode,
-                "preprocessing": self._prep().as_dict(),
-                "format": "trainer.training.image.models.ImageClassifier",
-            },
-            metrics={
-                "feature_cache_key": self.feature_key,
-                "data_issues": None if self.issues is None else _count_kinds(self.issues),
-                "excluded": len(self.config.exclude),
-            },
-            files=issue_files(self.issues, ctx.data, self._prep()) if self.issues is not None else {},
+        return image_outputs(
+            self.config, prep=self._prep(), feature_key=self.feature_key, issues=self.issues, data=ctx.data
         )
 
     def _prep(self) -> Preprocessing:
         if self.prep is None:
             raise RuntimeError("build_model() sets the preprocessing; call it first")
         return self.prep
-
-
-def _count_kinds(issues: list[DataIssue]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for issue in issues:
-        counts[issue.kind] = counts.get(issue.kind, 0) + 1
-    return counts
