@@ -19,7 +19,15 @@ store: no features, no exported backbone) except quick_warm, which reuses quick'
     finetune    our finetune defaults (the quick probe, then the last blocks)
 
     uv run python bench/image_training.py [--zip PATH] [--threads 2] \
-        [--methods baseline,plain_probe,quick,quick_warm,finetune]
+        [--methods baseline,plain_probe,quick,quick_warm,finetune] [--workdir DIR]
+
+All methods in one call take longer than one quiet slot (the baseline alone is minutes), so with
+``--workdir DIR`` the validated split and each method's result are kept in DIR: run the methods in
+separate calls with the same DIR (the split is built by the first call and reused; every method still
+starts from a cold copy of it), and each call prints the table of every result in DIR so far:
+
+    uv run python bench/image_training.py --workdir /tmp/flowers-bench --methods baseline
+    uv run python bench/image_training.py --workdir /tmp/flowers-bench --methods plain_probe,quick,finetune
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ METHODS: dict[str, dict] = {
         "class_weighting": "none",
         "crop_scale_min": 0.08,
         "color_jitter": 0.0,
+        "freeze_bn_stats": False,
     },
     "quick": {},
     "quick_cold": {},
@@ -189,53 +198,86 @@ def main() -> None:
     parser.add_argument("--config", default="{}", help="JSON overrides applied to every method (tuning)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the split and the results here, to run methods in separate calls"
+    )
     args = parser.parse_args()
 
     if args.child:
         print(json.dumps(run_method(args.child, args.store, args.threads, json.loads(args.config))))
         return
 
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        items = build_store(args.zip, Path(tmp) / "data")
-        write_split(items, Path(tmp) / "split.json")
-        for method in args.methods.split(","):
-            if method == "plain_probe":
-                command = [sys.executable, str(PLAIN_PROBE), "--zip", str(args.zip)]
-                command += ["--split", str(Path(tmp) / "split.json"), "--threads", str(args.threads)]
-                r, seconds = run_child(command)
-                r |= {
-                    "method": method,
-                    "timings_s": {},
-                    "epochs": None,
-                    "load_average_1m": os.getloadavg()[0],
-                }
-            else:
-                # Every method starts with a cold cache, except quick_warm, which reuses quick's.
-                store_dir = Path(tmp) / ("quick" if method == "quick_warm" else method)
-                if not store_dir.exists():
-                    shutil.copytree(Path(tmp) / "data", store_dir)
-                    if method == "quick":  # once per install, not per run: timed apart
-                        print(f"prepare backbone (once per install): {prepare(store_dir):.1f} s", flush=True)
-                command = [sys.executable, __file__, "--child", method, "--store", str(store_dir)]
-                command += ["--threads", str(args.threads), "--config", args.config]
-                r, seconds = run_child(command)
-            r["process_seconds"] = seconds
-            results.append(r)
-            print(
-                f"{r['method']:<11} acc {r['val_accuracy']:.3f}  from process start {seconds:6.1f} s"
-                f"  in run {r.get('seconds', seconds):6.1f} s  epochs {r['epochs']}  "
-                f"load {r['load_average_1m']:.1f}  timings {r['timings_s']}",
-                flush=True,
-            )
-            if r.get("flagged"):
-                print(f"  data issues {r['data_issues']}:", *r["flagged"], sep="\n    ", flush=True)
+    if args.workdir is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_methods(args, Path(tmp))
+    else:
+        run_methods(args, args.workdir)
 
+
+def run_methods(args: argparse.Namespace, work: Path) -> None:
+    """Each method on the split in ``work`` (built on first use); results accumulate in results.json."""
+    if not (work / "split.json").exists():
+        shutil.rmtree(work / "data", ignore_errors=True)
+        items = build_store(args.zip, work / "data")
+        (work / "items.json").write_text(json.dumps({"zip": str(args.zip), "items": items}))
+        (work / "results.json").write_text("[]")
+        write_split(items, work / "split.json")
+    built = json.loads((work / "items.json").read_text())
+    if built["zip"] != str(args.zip):
+        raise SystemExit(f"{work} holds the split of {built['zip']}, not {args.zip}: use another --workdir")
+    items = built["items"]
+    methods = args.methods.split(",")
+    results = [r for r in json.loads((work / "results.json").read_text()) if r["method"] not in methods]
+    for method in methods:
+        r = run_one(method, args, work)
+        results.append(r)
+        (work / "results.json").write_text(json.dumps(results))
+        print(
+            f"{r['method']:<11} acc {r['val_accuracy']:.3f}  from process start {r['process_seconds']:6.1f} s"
+            f"  in run {r.get('seconds', r['process_seconds']):6.1f} s  epochs {r['epochs']}  "
+            f"load {r['load_average_1m']:.1f}  timings {r['timings_s']}",
+            flush=True,
+        )
+        if r.get("flagged"):
+            print(f"  data issues {r['data_issues']}:", *r["flagged"], sep="\n    ", flush=True)
+    print_table(results, items, threads=args.threads)
+
+
+def run_one(method: str, args: argparse.Namespace, work: Path) -> dict:
+    if method == "plain_probe":
+        command = [sys.executable, str(PLAIN_PROBE), "--zip", str(args.zip)]
+        command += ["--split", str(work / "split.json"), "--threads", str(args.threads)]
+        r, seconds = run_child(command)
+        r |= {"method": method, "timings_s": {}, "epochs": None, "load_average_1m": os.getloadavg()[0]}
+    else:
+        # Every method starts from a cold copy of the split, except quick_warm, which reuses quick's.
+        store_dir = work / ("quick" if method == "quick_warm" else method)
+        if method != "quick_warm":
+            shutil.rmtree(store_dir, ignore_errors=True)
+        if not store_dir.exists():
+            shutil.copytree(work / "data", store_dir)
+            if method == "quick":  # once per install, not per run: timed apart
+                print(f"prepare backbone (once per install): {prepare(store_dir):.1f} s", flush=True)
+        command = [sys.executable, __file__, "--child", method, "--store", str(store_dir)]
+        command += ["--threads", str(args.threads), "--config", args.config]
+        r, seconds = run_child(command)
+    r["process_seconds"] = seconds
+    return r
+
+
+def print_table(results: list[dict], items: list[dict], *, threads: int) -> None:
     print(
-        f"\nmachine: {cpu_model()}, {os.cpu_count()} cpus, threads {args.threads}, "
+        f"\nmachine: {cpu_model()}, {os.cpu_count()} cpus, threads {threads}, "
         f"python {platform.python_version()}; {len(items)} images, "
         f"{sum(i['split'] == 'val' for i in items)} validation"
     )
+    print("| method | val accuracy | from process start | in the run | load |\n|---|---|---|---|---|")
+    for r in results:
+        in_run = f"{r['seconds']:.1f} s" if "seconds" in r else ""
+        print(
+            f"| {r['method']} | {r['val_accuracy']:.3f} | {r['process_seconds']:.1f} s | {in_run} "
+            f"| {r['load_average_1m']:.1f} |"
+        )
     by = {r["method"]: r for r in results}
     for reference in ("plain_probe", "baseline"):
         if reference not in by:

@@ -975,6 +975,12 @@ export interface components {
              */
             find_data_issues: boolean;
             /**
+             * Freeze Bn Stats
+             * @description finetune: keep the pretrained batch-norm statistics while the blocks train (their scale and shift still learn); re-estimated from a few hundred augmented crops they cost 10+ points on flowers-5x100. A 'scratch' backbone always learns them
+             * @default true
+             */
+            freeze_bn_stats: boolean;
+            /**
              * Head
              * @description quick/probe: 'lbfgs' fits the linear head to convergence on all features at once (logistic regression, well under a second); 'sgd' trains it for `epochs` mini-batch epochs
              * @default lbfgs

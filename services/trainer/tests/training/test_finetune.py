@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+import torch
+from common.training_config import ImageTrainConfig
+from torch import nn
 from trainer.training import run_training
+from trainer.training.image.finetune import unfreeze
+from trainer.training.image.models import ImageClassifier
 
 
 class Crash(Exception):
@@ -93,3 +99,40 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(store, events, spec_for):
     result = run_training(spec, store=store, report=events)
     metrics = json.loads(store.get_bytes("runs/early/metrics.json"))
     assert result.epochs_completed == 3 and metrics["stopped_early"] is True and metrics["best_epoch"] == 1
+
+
+def tiny_classifier() -> ImageClassifier:
+    stages = [
+        nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
+        nn.Sequential(nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
+        nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1)),
+    ]
+    return ImageClassifier(stages, 4, 2, dropout=0.0)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_kept_norm_statistics_stay_while_the_blocks_learn(keep):
+    model = tiny_classifier()
+    model.freeze_stages(1)
+    model.keep_norm_statistics = keep
+    norm = model.stages[1][1]
+    before = norm.running_mean.clone()
+
+    model.train()
+    model(torch.rand(8, 3, 12, 12) * 5).sum().backward()
+
+    assert torch.equal(norm.running_mean, before) is keep
+    assert norm.weight.grad is not None  # scale and shift still learn either way
+
+
+@pytest.mark.parametrize(
+    ("backbone", "freeze_bn_stats", "kept"),
+    [("efficientnet_lite0", True, True), ("efficientnet_lite0", False, False), ("scratch", True, False)],
+)
+def test_finetune_keeps_pretrained_norm_statistics_unless_asked_or_from_scratch(
+    backbone, freeze_bn_stats, kept
+):
+    config = ImageTrainConfig(mode="finetune", backbone=backbone, freeze_bn_stats=freeze_bn_stats)
+    model = tiny_classifier()
+    unfreeze(SimpleNamespace(model=model, config=config))
+    assert model.keep_norm_statistics is kept

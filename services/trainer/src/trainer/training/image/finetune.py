@@ -37,8 +37,10 @@ def train_sources(ctx: TrainingContext, prep: Preprocessing) -> torch.Tensor:
 
 def unfreeze(ctx: TrainingContext) -> list[tuple[nn.Module, float]]:
     """Freeze all but the last ``unfreeze_blocks`` stages; (module, lr scale) from the earliest trained
-    stage to the head. A scratch network has nothing worth freezing: it trains whole."""
+    stage to the head. A scratch network has nothing worth freezing: it trains whole, batch-norm
+    statistics included."""
     model, config = ctx.model, ctx.config
+    model.keep_norm_statistics = config.freeze_bn_stats and config.backbone != "scratch"
     with_params = model.trainable_stage_indices()
     count = len(with_params)
     if config.unfreeze_blocks != "all" and config.backbone != "scratch":

@@ -29,6 +29,9 @@ class ImageClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(feature_dim, num_classes)
         self.frozen_stages = 0
+        # Fine-tuning a pretrained network on a few hundred images keeps its batch-norm statistics:
+        # re-estimated from small batches of augmented crops they drift from what the weights expect.
+        self.keep_norm_statistics = False
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -51,6 +54,10 @@ class ImageClassifier(nn.Module):
         super().train(mode)
         for stage in self.stages[: self.frozen_stages]:
             stage.eval()
+        if self.keep_norm_statistics and mode:
+            for module in self.stages.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         return self
 
     def trainable_stage_indices(self) -> list[int]:
