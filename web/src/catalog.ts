@@ -23,7 +23,7 @@ export const CHOICES: Choice[] = [
     task: "image",
     title: "Fine-tune (EfficientNet-Lite0)",
     explain: "Also adjusts the network's last blocks on augmented images: slower, often a few points better.",
-    expected: "5–10 minutes for 500 images on CPU",
+    expected: "about a minute for 500 images on CPU",
     config: { mode: "finetune" },
   },
   {
