@@ -21,10 +21,10 @@ store: no features, no exported backbone) except quick_warm, which reuses quick'
     uv run python bench/image_training.py [--zip PATH] [--threads 2] \
         [--methods baseline,plain_probe,quick,quick_warm,finetune] [--workdir DIR]
 
-All methods in one call take longer than one quiet slot (the baseline alone is minutes), so with
-``--workdir DIR`` the validated split and each method's result are kept in DIR: run the methods in
-separate calls with the same DIR (the split is built by the first call and reused; every method still
-starts from a cold copy of it), and each call prints the table of every result in DIR so far:
+To run methods in separate calls (one quiet slot each, or one method again after a change) on the
+same split, ``--workdir DIR`` keeps the validated split and each method's result in DIR: the first
+call builds the split, later calls reuse it (every method still starts from a cold copy of it), and
+each call prints the table of every result in DIR so far:
 
     uv run python bench/image_training.py --workdir /tmp/flowers-bench --methods baseline
     uv run python bench/image_training.py --workdir /tmp/flowers-bench --methods plain_probe,quick,finetune
