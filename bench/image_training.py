@@ -128,13 +128,15 @@ def cpu_model() -> str:
 
 def run_method(method: str, store_root: Path, threads: int, overrides: dict) -> dict:
     """Child process: one run_training call, timed, with its own peak RSS."""
-    import torch
     from common.contracts import TrainingSpec, manifest_key
     from common.events import wire_event
     from common.store import LocalStore
     from trainer.training import run_training
 
-    torch.set_num_threads(threads)
+    if METHODS[method].get("mode") == "finetune":  # the quick path on CPU imports no torch
+        import torch
+
+        torch.set_num_threads(threads)
     store = LocalStore(store_root)
     events: list[dict] = []
     config = {**METHODS[method], **overrides}
