@@ -9,6 +9,8 @@ import zipfile
 
 import httpx
 import pytest
+from common.embedded import Stack
+from common.store import LocalStore, ObjectStore, S3Store
 
 from tests.e2e.images import COLOURS, class_image, image_zip, jpeg_bytes
 
@@ -180,3 +182,51 @@ def test_text_upload_train_and_predict_one_and_many_through_the_gateway(api: htt
     assert empty.status_code == 422 and "empty" in error_message(empty)
     image = api.post("/api/predict", files={"file": ("x.jpg", b"\xff\xd8", "image/jpeg")}, headers=bearer)
     assert image.status_code == 415 and "classifies text" in error_message(image)
+
+
+def stack_store(stack: Stack) -> ObjectStore:
+    """The store the stack's services share, read directly (the test's own view, not a service's)."""
+    env = stack.extra_env
+    if env.get("TRAINYARD_STORE_BACKEND") == "s3":
+        return S3Store(
+            endpoint=env["TRAINYARD_S3_ENDPOINT"],
+            access_key=env["TRAINYARD_S3_ACCESS_KEY"],
+            secret_key=env["TRAINYARD_S3_SECRET_KEY"],
+            bucket=env["TRAINYARD_S3_BUCKET"],
+            region=env.get("TRAINYARD_S3_REGION"),
+            create_bucket=False,
+        )
+    return LocalStore(stack.data_dir / "objects")
+
+
+def test_deleting_a_dataset_deletes_its_runs_models_and_every_derived_object(stack: Stack, api: httpx.Client):
+    store = stack_store(stack)
+    before = set(store.list(""))
+    dataset = api.post("/api/datasets", files={"file": ("colours.zip", image_zip())}, data={"name": "gone"})
+    assert dataset.status_code == 201, dataset.text
+    dataset_id = dataset.json()["id"]
+    run = wait_for_run(api, api.post("/api/runs", json={"dataset_id": dataset_id}).json()["id"])
+    assert run["status"] == "succeeded", run
+    token = api.post(f"/api/models/{run['model_id']}/tokens").json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    image = {"file": ("x.jpg", jpeg_bytes(class_image(COLOURS["red"], seed=5)), "image/jpeg")}
+    assert api.post("/api/predict", files=image, headers=bearer).status_code == 200
+    # A second run, queued or running when the data set goes.
+    second = api.post("/api/runs", json={"dataset_id": dataset_id, "config": {"head": "sgd", "epochs": 50}})
+    derived = set(store.list("")) - before
+    for prefix in (f"datasets/{dataset_id}/", f"features/{dataset_id}/", f"runs/{run['id']}/"):
+        assert any(key.startswith(prefix) for key in derived), (prefix, sorted(derived))
+    assert {f"runs/{run['id']}/{name}" for name in ("model.onnx", "data_issues.json")} <= derived
+
+    assert api.delete(f"/api/datasets/{dataset_id}").status_code == 204
+
+    for path in (f"/api/datasets/{dataset_id}", f"/api/runs/{run['id']}", f"/api/runs/{second.json()['id']}"):
+        assert api.get(path).status_code == 404, path
+    assert api.get(f"/api/models/{run['model_id']}").status_code == 404
+    assert api.post("/api/predict", files=image, headers=bearer).status_code == 401
+    time.sleep(1.5)  # the second run's worker, if it had started, is stopped and refused by now
+    left = set(store.list("")) - before
+    # Only the shared backbone cache may be new (not derived from this data set, reused by every run).
+    assert all(key.startswith("pretrained/") for key in left), sorted(left)
+    # Repeating the delete finds nothing.
+    assert api.delete(f"/api/datasets/{dataset_id}").status_code == 404

@@ -109,3 +109,50 @@ async def test_deleting_a_run_removes_its_artifacts_and_its_model(api):
     gone = await world.inference.call("GET", "/models", owner="alice")
     assert gone.json()["total"] == 0
     assert (await client.delete(f"/runs/{run_id}")).status_code == 404
+
+
+class FailingDeletes:
+    """The world's store, whose ``delete_prefix`` fails ``failures`` times (an outage mid-delete)."""
+
+    def __init__(self, store, failures: int) -> None:
+        self._store, self.failures = store, failures
+
+    def delete_prefix(self, prefix: str) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("store unreachable")
+        return self._store.delete_prefix(prefix)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+async def test_a_data_set_purge_cut_short_hides_its_runs_and_a_retry_finishes_it(api):
+    client, world, dataset_id = api
+    run_ids = [(await client.post("/runs", json={"dataset_id": dataset_id})).json()["id"] for _ in range(3)]
+    sleeper = ["-c", "import time; time.sleep(60)"]
+    dispatcher = world.dispatcher(instance_id="a", local_workers=1, worker_command=sleeper)
+    await dispatcher.tick()
+    write_model(world, run_ids[0])
+    dispatcher.executor._launched[run_ids[0]].process.kill()
+    await asyncio.sleep(0.2)
+    await dispatcher.tick()  # the first one succeeded, with a served model; the second started
+    assert (await client.get(f"/runs/{run_ids[0]}")).json()["model_id"]
+    assert [(await client.get(f"/runs/{r}")).json()["status"] for r in run_ids[1:]] == ["running", "queued"]
+
+    app = client._transport.app
+    app.state.store = FailingDeletes(world.store, failures=1)
+    cut_short = await client.delete(f"/datasets/{dataset_id}/runs")
+    assert cut_short.status_code == 500
+    for run_id in run_ids:  # gone for their owner already, though their objects are not yet
+        assert (await client.get(f"/runs/{run_id}")).status_code == 404
+    assert (await client.get("/runs")).json()["total"] == 0
+    assert list(world.store.list(f"runs/{run_ids[0]}/"))
+
+    finished = await client.delete(f"/datasets/{dataset_id}/runs")
+    assert finished.json() == {"deleted": 3}
+    assert list(world.store.list("runs/")) == []
+    assert (await world.inference.call("GET", "/models", owner="alice")).json()["total"] == 0
+    async with world.maker() as session:
+        assert (await session.execute(select(func.count()).select_from(Run))).scalar_one() == 0
+    assert (await client.delete(f"/datasets/{dataset_id}/runs")).json() == {"deleted": 0}

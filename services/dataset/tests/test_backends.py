@@ -51,9 +51,11 @@ async def test_lifecycle_create_read_download_delete(backend, filename, content)
     assert download.content == content
     assert len(manifest.items) == dataset["num_items"]
 
+    store.put_bytes(f"features/{dataset['id']}/efficientnet_lite0-224-x.npz", b"cached features")
     deleted = await client.delete(f"/datasets/{dataset['id']}", headers=owner_headers())
     assert deleted.status_code == 204
     assert list(store.list(f"datasets/{dataset['id']}/")) == []
+    assert list(store.list(f"features/{dataset['id']}/")) == []  # derived from it, so gone with it
 
 
 async def test_concurrent_identical_uploads_make_one_data_set(backend):
@@ -74,6 +76,9 @@ async def test_sweeper_removes_orphans(backend):
     kept = (await post_dataset(client, "pets.zip", IMAGES)).json()["id"]
     orphan = "0" * 12 + "ab" * 10  # issued at the epoch: long past any grace period
     store.put_bytes(f"datasets/{orphan}/manifest.json", b"{}")
+    # Features a run wrote while its data set was being deleted; the kept data set's cache stays.
+    store.put_bytes(f"features/{orphan}/f.npz", b"late")
+    store.put_bytes(f"features/{kept}/f.npz", b"cache")
 
     swept = await sweep_orphans(
         store=store, sessionmaker=client.app.state.sessionmaker, grace_s=3600, now=time.time()
@@ -81,3 +86,4 @@ async def test_sweeper_removes_orphans(backend):
 
     assert swept == [orphan]
     assert {key.split("/")[1] for key in store.list("datasets/")} == {kept}
+    assert list(store.list("features/")) == [f"features/{kept}/f.npz"]

@@ -171,7 +171,10 @@ export interface paths {
         post?: never;
         /**
          * Delete Dataset
-         * @description Delete the data set and everything stored for it.
+         * @description Delete the data set and everything derived from it: its runs (a running one is stopped), their
+         *     artifacts, checkpoints, exported models and data-issue reports, the models served from them (their
+         *     tokens stop working at once), and its cached features. Safe to repeat: a delete interrupted midway
+         *     is finished by the next one.
          */
         delete: operations["delete_dataset"];
         options?: never;

@@ -20,7 +20,7 @@ export function DatasetPage({ id }: { id: string }) {
   }, [id]);
 
   const remove = async () => {
-    if (!dataset || !window.confirm(`Delete the data set “${dataset.name}” and everything stored for it?`)) return;
+    if (!dataset || !window.confirm(`Delete the data set “${dataset.name}” with every run trained on it and their models (their tokens stop working)?`)) return;
     const { error, response } = await api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: id } } });
     if (response.ok) navigate("/");
     else setError(describeError(error, response));

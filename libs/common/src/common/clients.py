@@ -123,6 +123,16 @@ class DatasetClient(ServiceClient):
         response = await self.call("GET", f"/datasets/{path_segment(dataset_id)}", owner=owner)
         return DatasetOut.model_validate(response.json())
 
+    async def delete_dataset(self, *, owner: str, dataset_id: str) -> bool:
+        """False when there was no such data set (already deleted, or another owner's)."""
+        try:
+            await self.call("DELETE", f"/datasets/{path_segment(dataset_id)}", owner=owner)
+        except UpstreamError as e:
+            if e.status_code == 404:
+                return False
+            raise
+        return True
+
 
 class TrainerClient(ServiceClient):
     service = "trainer"
@@ -134,6 +144,11 @@ class TrainerClient(ServiceClient):
     async def get_run(self, *, owner: str, run_id: str) -> RunOut:
         response = await self.call("GET", f"/runs/{path_segment(run_id)}", owner=owner)
         return RunOut.model_validate(response.json())
+
+    async def delete_dataset_runs(self, *, owner: str, dataset_id: str) -> int:
+        """Deletes the owner's runs on the data set with their models and objects; how many there were."""
+        response = await self.call("DELETE", f"/datasets/{path_segment(dataset_id)}/runs", owner=owner)
+        return int(response.json()["deleted"])
 
 
 class InferenceClient(ServiceClient):

@@ -148,12 +148,14 @@ async def download_dataset(
 async def delete_dataset(
     dataset_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep
 ) -> Response:
-    """Removes the data set and its objects. The row is committed away first, so a failure while
-    deleting the objects leaves orphans for the sweeper, never a row without objects."""
-    prefix = await service.delete(session, owner=owner, dataset_id=dataset_id)
+    """Removes the data set, its objects and the features cached from it. The row is committed away
+    first, so a failure while deleting the objects leaves orphans for the sweeper, never a row without
+    objects. (Its runs and models are the trainer's: the gateway deletes those first.)"""
+    prefixes = await service.delete(session, owner=owner, dataset_id=dataset_id)
     await session.commit()
-    try:
-        await asyncio.to_thread(store.delete_prefix, prefix)
-    except Exception:  # noqa: BLE001 - the data set is gone for the user; the sweeper retries the objects
-        log.exception("deleting the objects under %s failed; the sweeper will remove them", prefix)
+    for prefix in prefixes:
+        try:
+            await asyncio.to_thread(store.delete_prefix, prefix)
+        except Exception:  # noqa: BLE001 - the data set is gone for the user; the sweeper retries the objects
+            log.exception("deleting the objects under %s failed; the sweeper will remove them", prefix)
     return Response(status_code=204)

@@ -17,7 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.contracts import DatasetKind, DatasetManifest, DatasetOut, dataset_prefix, manifest_key
+from common.contracts import (
+    DatasetKind,
+    DatasetManifest,
+    DatasetOut,
+    dataset_prefix,
+    features_prefix,
+    manifest_key,
+)
 from common.errors import NotFound, Unprocessable
 from common.store import ObjectNotFound, ObjectStore
 from sqlalchemy.exc import IntegrityError
@@ -263,8 +270,9 @@ async def stream_object(store: ObjectStore, key: str, *, chunk_size: int = 1 << 
     return chunks()
 
 
-async def delete(session: AsyncSession, *, owner: str, dataset_id: str) -> str:
-    """Remove the row; returns the object prefix the caller deletes once the row is committed away."""
+async def delete(session: AsyncSession, *, owner: str, dataset_id: str) -> tuple[str, ...]:
+    """Remove the row; returns the object prefixes the caller deletes once the row is committed away:
+    the data set's own objects and the feature cache the trainer derived from it."""
     row = await get_owned(session, owner=owner, dataset_id=dataset_id)
     await repository.delete_dataset(session, dataset_id=row.id)
-    return dataset_prefix(row.id)
+    return dataset_prefix(row.id), features_prefix(row.id)

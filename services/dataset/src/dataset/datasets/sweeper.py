@@ -1,8 +1,10 @@
 """Removes what a failed upload or delete left behind.
 
-- Object prefixes ``datasets/<id>/`` with no row: an upload that crashed between writing its objects
-  and committing its row, or a delete whose object removal failed. Ids carry their creation time, so
-  prefixes younger than the grace period (an upload may be about to commit) are left alone.
+- Object prefixes ``datasets/<id>/`` and ``features/<id>/`` (the trainer's feature cache of the data
+  set) with no row: an upload that crashed between writing its objects and committing its row, a delete
+  whose object removal failed, or features a run wrote while its data set was being deleted. Ids carry
+  their creation time, so prefixes younger than the grace period (an upload may be about to commit) are
+  left alone.
 - Scratch directories of uploads that died mid-request.
 """
 
@@ -23,15 +25,17 @@ from dataset.datasets.service import dataset_id_age_s
 log = logging.getLogger(__name__)
 
 ROOT = "datasets/"
+ROOTS = (ROOT, "features/")
 
 
 def _orphan_candidates(store: ObjectStore, *, grace_s: float, now: float) -> set[str]:
     candidates: set[str] = set()
-    for key in store.list(ROOT):
-        dataset_id = key[len(ROOT) :].split("/", 1)[0]
-        age = dataset_id_age_s(dataset_id, now=now)
-        if age is not None and age > grace_s:
-            candidates.add(dataset_id)
+    for root in ROOTS:
+        for key in store.list(root):
+            dataset_id = key[len(root) :].split("/", 1)[0]
+            age = dataset_id_age_s(dataset_id, now=now)
+            if age is not None and age > grace_s:
+                candidates.add(dataset_id)
     return candidates
 
 
@@ -51,7 +55,9 @@ async def sweep_orphans(
         alive = await repository.existing_ids(session, ids=candidates)
     orphans = sorted(candidates - alive)
     for dataset_id in orphans:
-        removed = await asyncio.to_thread(store.delete_prefix, f"{ROOT}{dataset_id}/")
+        removed = 0
+        for root in ROOTS:
+            removed += await asyncio.to_thread(store.delete_prefix, f"{root}{dataset_id}/")
         log.info("swept %d orphan objects of data set %s", removed, dataset_id)
     return orphans
 

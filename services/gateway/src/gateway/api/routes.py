@@ -23,10 +23,11 @@ from common.contracts import (
     TokenCreated,
     TokenInfo,
 )
+from common.errors import NotFound
 from common.ids import FileName, ResourceId
 from common.ids import path_segment as seg
 from common.params import Offset, page_limit
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from gateway.api.docs import DATASET_UPLOAD_BODY, PREDICT_BATCH_BODY, PREDICT_BODY, file_answer
 from gateway.api.forward import forward
@@ -112,9 +113,22 @@ async def download_dataset(dataset_id: ResourceId, request: Request, user: Curre
 
 
 @router.delete("/datasets/{dataset_id}", tags=["datasets"], status_code=204, operation_id="delete_dataset")
-async def delete_dataset(dataset_id: ResourceId, request: Request, user: CurrentUser) -> None:
-    """Delete the data set and everything stored for it."""
-    return await forward(request, _clients(request).datasets, f"/datasets/{seg(dataset_id)}", owner=user)
+async def delete_dataset(dataset_id: ResourceId, request: Request, user: CurrentUser) -> Response:
+    """Delete the data set and everything derived from it: its runs (a running one is stopped), their
+    artifacts, checkpoints, exported models and data-issue reports, the models served from them (their
+    tokens stop working at once), and its cached features. Safe to repeat: a delete interrupted midway
+    is finished by the next one."""
+    clients = _clients(request)
+    # Runs first, while the data set still exists; then the data set (after which no new run can start
+    # on it); then once more, for a run created in between.
+    purged = await clients.trainer.delete_dataset_runs(owner=user, dataset_id=dataset_id)
+    found = await clients.datasets.delete_dataset(owner=user, dataset_id=dataset_id)
+    purged += await clients.trainer.delete_dataset_runs(owner=user, dataset_id=dataset_id)
+    if not found and not purged:
+        raise NotFound(
+            f"no data set {dataset_id!r}; list yours with GET /api/v1/datasets", code="dataset_not_found"
+        )
+    return Response(status_code=204)
 
 
 # Runs ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ class Run(Base):
     __table_args__ = (
         UniqueConstraint("owner", "idempotency_key", name="uq_runs_owner_idempotency_key"),
         Index("ix_runs_status_finished_at", "status", "finished_at"),  # the retention sweeper's scan
+        Index("ix_runs_owner_dataset", "owner", "dataset_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -40,6 +41,9 @@ class Run(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     instance_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Set when a delete begins: the run is gone for its owner while its model and objects are removed
+    # (``trainer.runs.purge``); the row goes last, so a failure midway is finished by a retry.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class RunAttempt(Base):

@@ -52,9 +52,9 @@ async def add_run(session: AsyncSession, run: Run) -> Run:
 
 
 async def get_owned_run(session: AsyncSession, *, owner: str, run_id: str) -> Run | None:
-    return (
-        await session.execute(select(Run).where(Run.id == run_id, Run.owner == owner))
-    ).scalar_one_or_none()
+    """The owner's run, unless it is being deleted."""
+    query = select(Run).where(Run.id == run_id, Run.owner == owner, Run.deleted_at.is_(None))
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def get_run(session: AsyncSession, *, run_id: str) -> Run | None:
@@ -70,7 +70,7 @@ async def get_by_idempotency_key(session: AsyncSession, *, owner: str, key: str)
 async def list_owned_runs(
     session: AsyncSession, *, owner: str, limit: int, offset: int, dataset_id: str | None = None
 ) -> tuple[Sequence[Run], int]:
-    where = [Run.owner == owner]
+    where = [Run.owner == owner, Run.deleted_at.is_(None)]
     if dataset_id:
         where.append(Run.dataset_id == dataset_id)
     total = (await session.execute(select(func.count()).select_from(Run).where(*where))).scalar_one()
@@ -246,6 +246,21 @@ async def runs_in_status(
     if instance_id is not None:
         query = query.where(Run.instance_id == instance_id)
     return (await session.execute(query.order_by(Run.created_at))).scalars().all()
+
+
+async def runs_of_dataset(session: AsyncSession, *, owner: str, dataset_id: str) -> Sequence[Run]:
+    """Every run of the owner on the data set, those being deleted included."""
+    query = select(Run).where(Run.owner == owner, Run.dataset_id == dataset_id).order_by(Run.created_at)
+    return (await session.execute(query)).scalars().all()
+
+
+async def mark_deleted(session: AsyncSession, *, run_ids: Sequence[str]) -> None:
+    await session.execute(
+        update(Run)
+        .where(Run.id.in_(list(run_ids)), Run.deleted_at.is_(None))
+        .values(deleted_at=now())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def delete_run(session: AsyncSession, run: Run) -> None:

@@ -14,7 +14,7 @@ from common.store import ObjectNotFound
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from trainer.runs import repository, service, worker_events
+from trainer.runs import purge, repository, service, worker_events
 
 # By suffix, not ``mimetypes``: the system's table maps ".pt" to a game-console format
 # (application/vnd.snesdev-page-table) and differs between machines.
@@ -74,9 +74,21 @@ async def delete_run(
     run_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep, request: Request
 ) -> None:
     """The run, its artifacts and its model (whose tokens stop working); a running run is stopped."""
-    await service.delete_run(
+    await purge.delete_owned_run(
         session, owner=owner, run_id=run_id, store=store, inference=request.app.state.inference
     )
+
+
+@router.delete("/datasets/{dataset_id}/runs")
+async def delete_dataset_runs(
+    dataset_id: ResourceId, owner: OwnerDep, session: SessionDep, store: StoreDep, request: Request
+) -> dict[str, int]:
+    """Every run of the caller on the data set, with its model and objects (``purge``); idempotent.
+    The gateway calls it when the data set is deleted."""
+    deleted = await purge.delete_dataset_runs(
+        session, owner=owner, dataset_id=dataset_id, store=store, inference=request.app.state.inference
+    )
+    return {"deleted": deleted}
 
 
 @router.get("/runs")

@@ -149,20 +149,6 @@ async def cancel_run(session: AsyncSession, *, owner: str, run_id: str) -> Run:
     return run
 
 
-async def delete_run(
-    session: AsyncSession, *, owner: str, run_id: str, store: ObjectStore, inference: InferenceClient
-) -> None:
-    """The run, its model (and so the model's tokens) and every object under its prefix. A running
-    run is cancelled first; its worker's token dies with the run's attempts, so its next event is
-    refused and it stops, and its dispatcher kills it on the next tick."""
-    run = await get_owned(session, owner=owner, run_id=run_id)
-    if run.status == "running":
-        await repo.transition(
-            session, run_id=run.id, attempt=run.attempts, status="cancelled", error="deleted by the user"
-        )
-    await purge_run(session, run, store=store, inference=inference)
-
-
 async def purge_run(
     session: AsyncSession, run: Run, *, store: ObjectStore, inference: InferenceClient
 ) -> None:
@@ -197,7 +183,7 @@ async def settle_succeeded(
             card_key=card_key,
         ),
     )
-    return await repo.transition(
+    settled = await repo.transition(
         session,
         run_id=run.id,
         attempt=attempt,
@@ -208,6 +194,13 @@ async def settle_succeeded(
         progress={**run.progress, "type": "succeeded"},
         error=None,
     )
+    if not settled:
+        # Another instance settled it (registration is idempotent per run: the same model), or it was
+        # cancelled or deleted meanwhile: then no run points at the model, and nobody may keep serving it.
+        current = await repo.get_run(session, run_id=run.id)
+        if current is None or current.model_id != model.id:
+            await inference.delete_model(owner=run.owner, model_id=model.id)
+    return settled
 
 
 async def model_card_exists(run: Run, *, store: ObjectStore) -> bool:

@@ -42,7 +42,7 @@ async def authenticate(session: AsyncSession, *, run_id: str, token: str) -> tup
     run, attempt = found
     if repo.aware(attempt.expires_at) < repo.now():
         raise Unauthorized(f"the token of attempt {attempt.attempt} of run {run_id} has expired")
-    if run.status != "running" or run.attempts != attempt.attempt:
+    if run.status != "running" or run.attempts != attempt.attempt or run.deleted_at is not None:
         raise StaleAttempt(
             f"attempt {attempt.attempt} of run {run_id} was superseded (the run is {run.status}, "
             f"attempt {run.attempts}); this worker must stop"
