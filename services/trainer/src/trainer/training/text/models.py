@@ -25,15 +25,26 @@ def lengths_of(ids: torch.Tensor) -> torch.Tensor:
 
 class FastText(nn.Module):
     """An ``EmbeddingBag`` (mean, padding excluded) over each text's unigram and hashed bigram ids.
-    The exported graph computes the same mean with a gather and a masked sum (ONNX has no bag op)."""
+    The exported graph computes the same mean with a gather and a masked sum (ONNX has no bag op).
+
+    ``sparse``: the table's gradient holds only the rows a batch used (a few thousand of ~40k), for a
+    sparse optimizer (``text.optim``): a dense gradient and Adam update of the whole table each step
+    was most of fastText's training time."""
 
     def __init__(
-        self, *, vocab_size: int, embedding_dim: int, bigram_buckets: int, num_classes: int, dropout: float
+        self,
+        *,
+        vocab_size: int,
+        embedding_dim: int,
+        bigram_buckets: int,
+        num_classes: int,
+        dropout: float,
+        sparse: bool = False,
     ) -> None:
         super().__init__()
         self.vocab_size, self.bigram_buckets = vocab_size, bigram_buckets
         self.embedding = nn.EmbeddingBag(
-            vocab_size + bigram_buckets, embedding_dim, mode="mean", padding_idx=0
+            vocab_size + bigram_buckets, embedding_dim, mode="mean", padding_idx=0, sparse=sparse
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(embedding_dim, num_classes)

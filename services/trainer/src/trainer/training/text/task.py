@@ -25,6 +25,7 @@ from trainer.training.text.data import TextSet, load_text_set
 from trainer.training.text.embeddings import embedding_cache_key, load_or_compute_embeddings
 from trainer.training.text.minilm import MiniLmClassifier, load_minilm
 from trainer.training.text.models import FastText, KimCnn, Recurrent
+from trainer.training.text.optim import sparse_embeddings_supported
 from trainer.training.text.train import train_head, train_probe, train_tokens
 from trainer.training.text.weights import minilm_dir
 
@@ -68,6 +69,7 @@ class TextTask:
                 bigram_buckets=c.bigram_buckets,
                 num_classes=classes,
                 dropout=c.dropout,
+                sparse=sparse_embeddings_supported(c),
             )
         elif c.model == "cnn":
             model = KimCnn(

@@ -14,8 +14,9 @@ from torch import nn
 from trainer.training.core.context import TrainingContext, shuffled_batches, steps_per_epoch
 from trainer.training.core.head import fit_head, resume_state
 from trainer.training.core.loop import EpochStats, FitState, fit, predict, score, train_epoch
-from trainer.training.core.optim import LrScheduler, build_optimizer, param_groups
+from trainer.training.core.optim import LrScheduler
 from trainer.training.text.data import padded
+from trainer.training.text.optim import token_model_optimizer
 
 EVAL_BATCH = 256
 
@@ -46,10 +47,7 @@ def train_tokens(
     y_train = torch.from_numpy(data.labels[data.train]).to(device.torch)
     y_val = torch.from_numpy(data.labels[data.val])
     batch_size = min(config.batch_size, len(x_train))
-    groups = param_groups(
-        [(model, 1.0)], learning_rate=config.learning_rate, weight_decay=config.weight_decay
-    )
-    optimizer = build_optimizer(config, groups)
+    optimizer = token_model_optimizer(config, model)
     scheduler = LrScheduler(optimizer, config, steps_per_epoch=steps_per_epoch(len(x_train), batch_size))
     state = resume_state(ctx, model, optimizer, scheduler, resume=True)
 
