@@ -44,8 +44,6 @@ def multi_stack(tmp_path_factory) -> Iterator[Stack]:
     extra = {
         "TRAINYARD_ENVIRONMENT": "test",
         "TRAINYARD_GATEWAY_AUTH_MODE": "multi_user",
-        # trec-6's ABBR class keeps 86 rows after exact duplicates are dropped; the default floor is 100.
-        "TRAINYARD_DATASET_LIMITS__TEXT_MIN_PER_CLASS": "50",
     }
     stack = Stack(ports={n: free_port() for n in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs")
     try:

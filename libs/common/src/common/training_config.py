@@ -315,8 +315,24 @@ class TextTrainConfig(LoopConfig):
     bigram_buckets: int = Field(
         2**15, ge=0, le=2**22, description="fasttext: hashed bigram embeddings; 0 = unigrams only"
     )
+    head: Literal["lbfgs", "sgd"] = Field(
+        "lbfgs",
+        description="minilm quick (and finetune's start): 'lbfgs' fits the linear head to convergence on "
+        "all cached features at once (logistic regression, about a second); 'sgd' trains it for `epochs` "
+        "mini-batch epochs",
+    )
+    head_c: float = Field(
+        0.03,
+        gt=0,
+        le=1e4,
+        description="lbfgs head: inverse L2 strength (scikit-learn's C) on standardised features",
+    )
     finetune_probe_epochs: int = Field(
-        30, ge=0, le=500, description="minilm finetune: quick-head epochs before the encoder trains"
+        30,
+        ge=0,
+        le=500,
+        description="minilm finetune: start from the quick head (0: from a random head); with head 'sgd', "
+        "its epochs before the encoder trains",
     )
 
     @field_validator("filter_sizes")

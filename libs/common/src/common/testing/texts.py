@@ -64,7 +64,8 @@ MODEL_CONFIGS = {
     "cnn": {"model": "cnn", "epochs": 6, "learning_rate": 0.01, "batch_size": 8},
     "lstm": {"model": "lstm", "epochs": 6, "learning_rate": 0.02, "number_of_layers": 2, "batch_size": 8},
     "gru": {"model": "gru", "epochs": 6, "learning_rate": 0.02, "bidirectional": False, "batch_size": 8},
-    "minilm-quick": {"model": "minilm", "epochs": 20, "max_length": 24},
+    "minilm-quick": {"model": "minilm", "max_length": 24},
+    "minilm-quick-sgd": {"model": "minilm", "head": "sgd", "epochs": 20, "max_length": 24},
     "minilm-finetune": {
         "model": "minilm",
         "mode": "finetune",

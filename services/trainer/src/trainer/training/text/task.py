@@ -5,6 +5,7 @@ with the model: ``tokenizer.json`` beside it, named and hashed in the model card
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -19,10 +20,17 @@ from torch import nn
 from trainer.training.core.context import TrainingContext
 from trainer.training.core.device import Device
 from trainer.training.core.loop import FitState
-from trainer.training.core.task import ExportInputs, TaskOutputs
+from trainer.training.core.task import ExportInputs, FinalModel, TaskOutputs
+from trainer.training.image.backbone_onnx import compose_with_head, load_or_export_backbone
+from trainer.training.image.quick import fit_head_lbfgs
 from trainer.training.text import examples
 from trainer.training.text.data import TextSet, load_text_set
-from trainer.training.text.embeddings import embedding_cache_key, load_or_compute_embeddings
+from trainer.training.text.embeddings import (
+    embedding_cache_key,
+    encoder_onnx_key,
+    export_encoder,
+    load_or_compute_embeddings,
+)
 from trainer.training.text.minilm import MiniLmClassifier, load_minilm
 from trainer.training.text.models import FastText, KimCnn, Recurrent
 from trainer.training.text.optim import sparse_embeddings_supported
@@ -36,6 +44,8 @@ class TextTask:
         self.tokenizer: TextTokenizer | None = None
         self.ids = np.zeros((0, 1), dtype=np.int64)
         self.feature_key: str | None = None
+        self.embeddings: np.ndarray | None = None
+        self._encoder_graph: bytes | None = None
 
     def load_data(self) -> TextSet:
         config = self.config
@@ -115,7 +125,9 @@ class TextTask:
                     ids=self.ids,
                     device=ctx.device,
                     report=ctx.report,
+                    encoder_graph=lambda: self.encoder_graph(ctx),
                 )
+                self.embeddings = embeddings
             ctx.timings["features"] = time.perf_counter() - started
         ctx.report(
             PhaseEvent(
@@ -131,13 +143,42 @@ class TextTask:
         model = ctx.model
         head = nn.Sequential(model.dropout, model.head)
         if config.mode == "quick":
+            if config.head == "lbfgs":
+                return fit_head_lbfgs(ctx, {"center": embeddings}, stage="quick")
             return train_head(ctx, head, embeddings)
         if embeddings is not None and config.finetune_probe_epochs:
-            probe = train_probe(ctx, head, embeddings)
+            if config.head == "lbfgs":
+                quiet = dataclasses.replace(ctx, report=lambda event: None)
+                probe = fit_head_lbfgs(quiet, {"center": embeddings}, stage="probe")
+            else:
+                probe = train_probe(ctx, head, embeddings)
             ctx.probe_history = probe.history
             last = probe.history[-1]
             ctx.report(PhaseEvent(phase="probe", val_acc=last["val_acc"], epochs=last["epoch"]))
         return train_tokens(ctx, self.ids, stage="finetune")
+
+    def encoder_graph(self, ctx: TrainingContext) -> bytes:
+        """The frozen encoder as ONNX, from the store's cache or exported (and cached) once."""
+        if self._encoder_graph is None:
+            assert isinstance(ctx.model, MiniLmClassifier)
+            encoder = ctx.model.encoder
+            self._encoder_graph, cached = load_or_export_backbone(
+                store=self.store, key=encoder_onnx_key(encoder), export=lambda: export_encoder(encoder)
+            )
+            ctx.timings["encoder_onnx_cached"] = float(cached)
+        return self._encoder_graph
+
+    def final_model(self, ctx: TrainingContext) -> FinalModel | None:
+        """MiniLM quick on CPU: validation logits from the cached features, and the encoder graph with
+        the head appended, instead of an eager pass over the validation texts and a full export."""
+        if self.config.mode != "quick" or ctx.device.torch.type != "cpu" or self.embeddings is None:
+            return None
+        assert isinstance(ctx.model, MiniLmClassifier)
+        weight = ctx.model.head.weight.detach().cpu().numpy()
+        bias = ctx.model.head.bias.detach().cpu().numpy()
+        logits = self.embeddings[ctx.data.val] @ weight.T + bias
+        onnx_model = compose_with_head(self.encoder_graph(ctx), weight=weight, bias=bias)
+        return FinalModel(logits=logits.astype(np.float32), onnx=onnx_model)
 
     def eval_inputs(self, ctx: TrainingContext) -> dict[str, np.ndarray]:
         return {"input_ids": self.ids[ctx.data.val]}
