@@ -2,16 +2,18 @@
 executor with real worker processes.
 
 1. Claims/s: ``--runs`` queued runs in a fresh Postgres (Debian's, started here), drained by
-   ``--claimers`` concurrent claimers (each its own connection), one claim per transaction exactly as
-   the dispatcher makes it (conditional UPDATE with FOR UPDATE SKIP LOCKED, the attempt row and its
-   token). Checked: every run claimed exactly once. Baseline in the same run: the same number of
-   plain single-row UPDATEs by primary key (the floor of any claim that commits per run).
+   ``--claimers`` concurrent claimers (each its own connection), exactly as the dispatcher claims
+   (``repository.claim_runs``: conditional UPDATE with FOR UPDATE SKIP LOCKED, the attempt rows and
+   their tokens, the claim's own commit asynchronous), once with one run per transaction (a dispatcher
+   with one free slot) and once with ``--batch`` (one with that many free slots). Checked: every run
+   claimed exactly once. Baseline in the same run: the same number of plain single-row UPDATEs by
+   primary key, one per (synchronous) transaction.
 2. Latency: ``--latency-runs`` runs queued one at a time into a trainer instance (a real dispatcher
    with the local executor, default settings: dispatch_interval_s = 1, woken when a run is queued, as
    the runs API does); from the commit of the queued run to (a) 'running' and (b) the worker's first
    event (its process is up and reporting with its token). Workers are ``trainer.testing.tiny_worker``.
 
-    uv run python bench/queue.py [--runs 2000] [--claimers 8] [--latency-runs 20]
+    uv run python bench/queue.py [--runs 2000] [--claimers 8] [--batch 8] [--latency-runs 20]
 
 Named like the standard library's ``queue``: every bench script imports ``_bench_path`` first, which
 takes bench/ off sys.path, so this file shadows nothing (tests/test_bench_scripts.py checks each one).
@@ -42,7 +44,7 @@ from trainer.runs.models import Run, RunAttempt
 from tests.queue.world import new_run, open_world
 
 
-async def claims_per_second(url: str, *, runs: int, claimers: int) -> tuple[float, float]:
+async def seeded(url: str, runs: int):
     await asyncio.to_thread(
         upgrade_database, migrations_dir=MIGRATIONS, url=url, version_table="alembic_version_trainer"
     )
@@ -51,18 +53,25 @@ async def claims_per_second(url: str, *, runs: int, claimers: int) -> tuple[floa
     async with maker() as session:
         session.add_all([new_run(config={}, age_s=runs - i) for i in range(runs)])
         await session.commit()
+    return engine, maker
+
+
+async def claims_per_second(url: str, *, runs: int, claimers: int, batch: int) -> float:
+    """Claimers each take up to ``batch`` runs per transaction (the dispatcher takes as many as it has
+    free slots) until the queue is empty; every run must be claimed exactly once."""
+    engine, maker = await seeded(url, runs)
 
     async def claimer() -> int:
         count = 0
         async with maker() as session:
             while True:
-                claim = await repo.claim_next_run(
-                    session, executor="local", instance_id="bench", lease_s=30, token_ttl_s=3600
+                claims = await repo.claim_runs(
+                    session, limit=batch, executor="local", instance_id="bench", lease_s=30, token_ttl_s=3600
                 )
                 await session.commit()
-                if claim is None:
+                if not claims:
                     return count
-                count += 1
+                count += len(claims)
 
     start = time.perf_counter()
     counts = await asyncio.gather(*(claimer() for _ in range(claimers)))
@@ -70,10 +79,20 @@ async def claims_per_second(url: str, *, runs: int, claimers: int) -> tuple[floa
     async with maker() as session:
         attempts = (await session.execute(select(func.count()).select_from(RunAttempt))).scalar_one()
         distinct = (await session.execute(select(func.count(func.distinct(RunAttempt.run_id))))).scalar_one()
-        ids = list((await session.execute(select(Run.id))).scalars())
-    assert sum(counts) == attempts == distinct == runs, (sum(counts), attempts, distinct, runs)
+        running = (
+            await session.execute(select(func.count()).select_from(Run).where(Run.status == "running"))
+        ).scalar_one()
+    assert sum(counts) == attempts == distinct == running == runs, (sum(counts), attempts, distinct, runs)
+    await engine.dispose()
+    return runs / claim_s
 
-    # Baseline: one plain UPDATE by primary key per transaction, same concurrency.
+
+async def plain_updates_per_second(url: str, *, runs: int, claimers: int) -> float:
+    """Baseline: one plain UPDATE by primary key per transaction (default synchronous commit), same
+    number of connections: the floor of any claim that commits once per run."""
+    engine, maker = await seeded(url, runs)
+    async with maker() as session:
+        ids = list((await session.execute(select(Run.id))).scalars())
     chunks = [ids[i::claimers] for i in range(claimers)]
 
     async def updater(chunk: list[str]) -> None:
@@ -86,7 +105,7 @@ async def claims_per_second(url: str, *, runs: int, claimers: int) -> tuple[floa
     await asyncio.gather(*(updater(c) for c in chunks))
     update_s = time.perf_counter() - start
     await engine.dispose()
-    return runs / claim_s, runs / update_s
+    return runs / update_s
 
 
 async def latency(url: str, *, count: int) -> tuple[list[float], list[float]]:
@@ -136,20 +155,31 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--claimers", type=int, default=8)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=8,
+        help="runs per claim, as a dispatcher with this many free slots claims",
+    )
     parser.add_argument("--latency-runs", type=int, default=20)
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     server = start_postgres()
     try:
-        claims, updates = await claims_per_second(
-            server.url(server.create_database()), runs=args.runs, claimers=args.claimers
-        )
+        fresh = lambda: server.url(server.create_database())  # noqa: E731 - one database per measurement
+        updates = await plain_updates_per_second(fresh(), runs=args.runs, claimers=args.claimers)
         print(
-            f"claims on Postgres: {claims:.0f} claims/s ({args.runs} runs, {args.claimers} claimers, "
-            f"each claimed exactly once); baseline plain UPDATE by id: {updates:.0f}/s "
-            f"(claim costs {updates / claims:.1f}x a plain update); target >= 500 claims/s"
+            f"baseline, plain UPDATE by id, one per transaction: {updates:.0f}/s "
+            f"({args.runs} rows, {args.claimers} connections)"
         )
-        running, first = await latency(server.url(server.create_database()), count=args.latency_runs)
+        for batch in sorted({1, args.batch}):
+            claims = await claims_per_second(fresh(), runs=args.runs, claimers=args.claimers, batch=batch)
+            print(
+                f"claims on Postgres, up to {batch} per transaction: {claims:.0f} claims/s "
+                f"({args.runs} runs, {args.claimers} claimers, each claimed exactly once; "
+                f"{claims / updates:.2f}x the baseline); target >= 500 claims/s"
+            )
+        running, first = await latency(fresh(), count=args.latency_runs)
         print(
             f"queued -> running (local executor, {args.latency_runs} runs): {describe(running)}; target 1 s"
         )

@@ -26,6 +26,9 @@ from trainer.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Most runs one claim takes (an executor with many free slots claims them in a few transactions).
+CLAIM_BATCH = 32
+
 
 class RunDispatcher:
     def __init__(
@@ -153,29 +156,32 @@ class RunDispatcher:
         async with self.sessionmaker() as session:
             if await maintenance.is_on(session, settings=self.settings):
                 return
-        while self.executor.free_slots() > 0:
+        while (slots := self.executor.free_slots()) > 0:
             async with self.sessionmaker() as session:
-                claim = await repo.claim_next_run(
+                # As many runs as there are free slots in one claim (one transaction), not one by one.
+                claims = await repo.claim_runs(
                     session,
+                    limit=min(slots, CLAIM_BATCH),
                     executor=self.executor.name,
                     instance_id=self.instance_id,
                     lease_s=self.settings.lease_s,
                     token_ttl_s=self.settings.run_deadline_s,
                 )
-                if claim is None:
+                if not claims:
                     return
                 await session.commit()
-                run = claim.run
-                launch = Launch(spec=self.spec_for(run), attempt=run.attempts, token=claim.token)
-                try:
-                    ref = await self.executor.launch(launch)
-                except Exception as e:  # noqa: BLE001 - any launch failure ends this attempt, with its reason
-                    log.exception("run %s attempt %d could not start", run.id, run.attempts)
-                    finished = Finished(run.id, run.attempts, None, f"could not start the attempt: {e}")
-                    self._unsettled[(run.id, run.attempts)] = finished
-                    continue
-                run.executor_ref = ref
-                claim.attempt.executor_ref = ref
+                for claim in claims:
+                    run = claim.run
+                    launch = Launch(spec=self.spec_for(run), attempt=run.attempts, token=claim.token)
+                    try:
+                        ref = await self.executor.launch(launch)
+                    except Exception as e:  # noqa: BLE001 - any launch failure ends this attempt, with its reason
+                        log.exception("run %s attempt %d could not start", run.id, run.attempts)
+                        finished = Finished(run.id, run.attempts, None, f"could not start the attempt: {e}")
+                        self._unsettled[(run.id, run.attempts)] = finished
+                        continue
+                    run.executor_ref = ref
+                    claim.attempt.executor_ref = ref
                 await session.commit()
 
     def spec_for(self, run: Run) -> TrainingSpec:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.runs.models import Run, RunAttempt
@@ -95,21 +95,51 @@ async def queue_position(session: AsyncSession, run: Run) -> int | None:
 async def claim_next_run(
     session: AsyncSession, *, executor: str, instance_id: str, lease_s: float, token_ttl_s: float
 ) -> Claim | None:
-    """Move the oldest queued run to running, count the attempt, take a lease and mint the attempt's token.
+    """The oldest queued run, claimed (``claim_runs`` with a limit of one); None when none is queued."""
+    claims = await claim_runs(
+        session, limit=1, executor=executor, instance_id=instance_id, lease_s=lease_s, token_ttl_s=token_ttl_s
+    )
+    return claims[0] if claims else None
 
-    None when the queue is empty (or, rarely, the oldest run was taken meanwhile: the next call goes on).
+
+async def claim_runs(
+    session: AsyncSession,
+    *,
+    limit: int,
+    executor: str,
+    instance_id: str,
+    lease_s: float,
+    token_ttl_s: float,
+) -> list[Claim]:
+    """Move up to ``limit`` of the oldest queued runs to running, count each one's attempt, take a
+    lease and mint the attempt's token: one UPDATE for the runs, one INSERT for the attempts.
+
+    Empty when the queue is empty (or, rarely, the runs were taken meanwhile: the next call goes on).
     The conditional UPDATE makes the claim atomic: of two dispatchers racing for the same row, only one
     updates it (on Postgres the subquery skips rows another transaction has locked, so racing
     dispatchers take different rows instead of colliding).
+
+    On Postgres the claim's transaction commits without waiting for its WAL flush (``synchronous_commit
+    = off``, this transaction only). What that can cost is the claim itself, only if the database
+    server crashes within a fraction of a second of the commit: the run is queued again with its
+    previous attempt count and the lost attempt's token is unknown, so that worker's first event or
+    object request is refused (401) and it stops, and the dispatcher stops the process it tracks for
+    an attempt that is not the run's current one; the run is then claimed again. A run still ends
+    exactly once: every later change of it is a compare-and-set committed synchronously.
     """
-    candidate = select(Run.id).where(Run.status == "queued").order_by(Run.created_at).limit(1)
+    candidates = select(Run.id).where(Run.status == "queued").order_by(Run.created_at).limit(limit)
     if _is_postgres(session):
-        candidate = candidate.with_for_update(skip_locked=True)
+        # A materialized CTE: the locking subquery runs exactly once. As a plain ``IN (SELECT ... LIMIT n
+        # FOR UPDATE SKIP LOCKED)`` the planner may run it again per row, and with SKIP LOCKED each run
+        # can return other rows: more than ``limit`` runs, some already claimed elsewhere, get updated.
+        picked = candidates.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        candidates = select(picked.c.id)
+        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     stamp = now()
-    # One statement picks and takes the run (UPDATE ... WHERE id = (SELECT ...) RETURNING).
+    # One statement picks and takes the runs (UPDATE ... WHERE id IN (SELECT ...) RETURNING).
     claimed = await session.execute(
         update(Run)
-        .where(Run.id == candidate.scalar_subquery(), Run.status == "queued")
+        .where(Run.id.in_(candidates), Run.status == "queued")
         .values(
             status="running",
             attempts=Run.attempts + 1,
@@ -127,22 +157,24 @@ async def claim_next_run(
         .returning(Run)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    run = claimed.scalar_one_or_none()
-    if run is None:
-        return None
-    token = secrets.token_urlsafe(32)
-    attempt = RunAttempt(
-        run_id=run.id,
-        attempt=run.attempts,
-        instance_id=instance_id,
-        token_hash=hash_token(token),
-        executor=executor,
-        started_at=stamp,
-        expires_at=stamp + timedelta(seconds=token_ttl_s),
-    )
-    session.add(attempt)
-    await session.flush()
-    return Claim(run=run, attempt=attempt, token=token)
+    runs = sorted(claimed.scalars().all(), key=lambda r: aware(r.created_at))
+    claims = []
+    for run in runs:
+        token = secrets.token_urlsafe(32)
+        attempt = RunAttempt(
+            run_id=run.id,
+            attempt=run.attempts,
+            instance_id=instance_id,
+            token_hash=hash_token(token),
+            executor=executor,
+            started_at=stamp,
+            expires_at=stamp + timedelta(seconds=token_ttl_s),
+        )
+        session.add(attempt)
+        claims.append(Claim(run=run, attempt=attempt, token=token))
+    if claims:
+        await session.flush()
+    return claims
 
 
 async def current_attempt_for_token(
