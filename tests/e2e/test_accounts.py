@@ -79,6 +79,8 @@ def owned_routes(ids: dict[str, str]) -> list[tuple[str, str, dict]]:
         ("POST", f"/api/v1/runs/{r}/cancel", {}),
         ("GET", f"/api/v1/runs/{r}/artifacts", {}),
         ("GET", f"/api/v1/runs/{r}/artifacts/model.onnx", {}),
+        ("GET", f"/api/v1/runs/{r}/events", {}),
+        ("GET", f"/api/v1/runs/{r}/logs", {}),
         ("GET", f"/api/v1/models/{m}", {}),
         ("POST", f"/api/v1/models/{m}/tokens", {}),
         ("GET", f"/api/v1/models/{m}/tokens", {}),

@@ -75,7 +75,9 @@ def desktop(multi_stack, flower_image, tmp_path_factory) -> dict:
 def test_first_user_journey_from_sign_up_to_a_refused_prediction(desktop):
     assert "/runs/" in desktop["runUrl"] and "/models/" in desktop["modelUrl"]
     assert desktop["advancedValidation"] is True  # epochs 0 disabled the start button as it was typed
-    assert "counters" in desktop["phasesSeen"], desktop["phasesSeen"]  # live epoch counters were shown
+    assert "counters" in desktop["phasesSeen"], desktop["phasesSeen"]  # live counters were shown
+    assert "live:stream" in desktop["phasesSeen"], desktop["phasesSeen"]  # from the event stream, not polling
+    assert "live:polling" not in desktop["phasesSeen"], desktop["phasesSeen"]
     assert desktop["runStatus"] == "succeeded"
     assert len(desktop["prediction"]) == 5
     assert "Refused" in desktop["refusal"]

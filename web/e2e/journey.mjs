@@ -42,6 +42,9 @@ async function watchRun(page, shot, timeoutMs) {
     if (["succeeded", "failed", "cancelled"].includes(status)) break;
     const phase = await page.getByTestId("run-phase").textContent().catch(() => null);
     if (phase) seen.add(phase);
+    // How the page follows the run: "stream" (its Server-Sent Events) or "polling" (the fallback).
+    const live = await page.locator("section[data-live]").getAttribute("data-live", { timeout: 100 }).catch(() => null);
+    if (live) seen.add(`live:${live}`);
     if (await page.getByTestId("run-counters").isVisible().catch(() => false)) {
       if (!seen.has("counters")) await shot("04-progress");
       seen.add("counters");

@@ -497,6 +497,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream Run Events
+         * @description The run's live events as Server-Sent Events (``text/event-stream``): state changes, phase
+         *     changes, progress counters, epoch metrics and log lines, each with an ``id``. Replays what came
+         *     before (after ``Last-Event-ID`` or ``after`` when given), then follows the run live, and ends
+         *     after its terminal state. ``data`` is a ``RunEventOut``.
+         */
+        get: operations["stream_run_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run Logs
+         * @description The last ``tail`` lines the run's training process logged, oldest first.
+         */
+        get: operations["get_run_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -699,6 +742,41 @@ export interface components {
             patience: number;
         };
         /**
+         * EpochEvent
+         * @description Metrics of one epoch of an image or text run (the training core's loop; a quick linear probe
+         *     reports its L-BFGS iterations as epochs). ``stage``: "probe", "finetune" or "head".
+         */
+        EpochEvent: {
+            /**
+             * Converged
+             * @description quick linear probe: L-BFGS converged
+             */
+            converged?: boolean | null;
+            /** Epoch */
+            epoch: number;
+            /** Epochs */
+            epochs: number;
+            /** Lr */
+            lr?: number | null;
+            /** Seconds */
+            seconds?: number | null;
+            /** Stage */
+            stage?: string | null;
+            /** Train Acc */
+            train_acc?: number | null;
+            /** Train Loss */
+            train_loss?: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "epoch";
+            /** Val Acc */
+            val_acc?: number | null;
+            /** Val Loss */
+            val_loss?: number | null;
+        };
+        /**
          * ErrorBody
          * @description Every error answer of every service has this one shape.
          */
@@ -724,6 +802,19 @@ export interface components {
             message: string;
         };
         /**
+         * FailedEvent
+         * @description The process's own verdict, with the reason a person can act on.
+         */
+        FailedEvent: {
+            /** Error */
+            error: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "failed";
+        };
+        /**
          * ImageCardPreprocessing
          * @description RGB; shorter side to ``resize`` (PIL bilinear); centre crop ``input_size``; /255; (x-mean)/std; CHW
          *     (``common.imaging``). ONNX input "input": float32 [batch, 3, input_size, input_size].
@@ -745,6 +836,42 @@ export interface components {
              * @enum {string}
              */
             task: "image";
+        };
+        /**
+         * ImageNetEpochEvent
+         * @description Metrics of one epoch of an ``imagenet`` run: top-1/top-5 and throughput, no train accuracy.
+         */
+        ImageNetEpochEvent: {
+            /** Data Wait Fraction */
+            data_wait_fraction: number;
+            /** Epoch */
+            epoch: number;
+            /** Epochs */
+            epochs?: number | null;
+            /** Images Per S Per Process */
+            images_per_s_per_process: number;
+            /** Lr */
+            lr: number;
+            /**
+             * Res
+             * @description the training crop size this epoch (progressive resizing)
+             */
+            res: number;
+            /** Top1 */
+            top1: number;
+            /** Top5 */
+            top5: number;
+            /** Train Loss */
+            train_loss: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "imagenet_epoch";
+            /** Val Images */
+            val_images: number;
+            /** World Size */
+            world_size: number;
         };
         /**
          * ImageNetRunConfig
@@ -1103,6 +1230,30 @@ export interface components {
             probability: number;
         };
         /**
+         * LogEvent
+         * @description One log line of the training process (the logs tail of a run).
+         */
+        LogEvent: {
+            /**
+             * Level
+             * @default info
+             * @enum {string}
+             */
+            level: "debug" | "info" | "warning" | "error" | "critical";
+            /**
+             * Logger
+             * @default null
+             */
+            logger: string | null;
+            /** Message */
+            message: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "log";
+        };
+        /**
          * MaintenanceChange
          * @description Turn maintenance on or off. While on, new runs are refused with 503 + ``Retry-After``; running runs
          *     finish; queued runs stay queued (none is started) until it is turned off.
@@ -1337,12 +1488,110 @@ export interface components {
              */
             pct_start: number;
         };
+        /**
+         * PhaseEvent
+         * @description The run entered ``phase``. The optional fields describe it (which ones depends on the phase).
+         */
+        PhaseEvent: {
+            /**
+             * Cached
+             * @description features: read from the cache, not computed
+             * @default null
+             */
+            cached: boolean | null;
+            /**
+             * Classes
+             * @default null
+             */
+            classes: number | null;
+            /**
+             * Device
+             * @default null
+             */
+            device: string | null;
+            /**
+             * Epoch
+             * @description probe/kept_best: the epoch it refers to
+             * @default null
+             */
+            epoch: number | null;
+            /**
+             * Epochs
+             * @description training: the epochs planned
+             * @default null
+             */
+            epochs: number | null;
+            /**
+             * Key
+             * @description features: the cache object's key
+             * @default null
+             */
+            key: string | null;
+            /**
+             * Mode
+             * @default null
+             */
+            mode: ("quick" | "finetune") | null;
+            /**
+             * Model
+             * @description text runs: the model family
+             * @default null
+             */
+            model: string | null;
+            /**
+             * Phase
+             * @enum {string}
+             */
+            phase: "queued" | "starting" | "loading" | "features" | "probe" | "training" | "kept_best" | "export" | "artifacts" | "finished";
+            /**
+             * Resumed From Epoch
+             * @description training: epochs a checkpoint held
+             * @default null
+             */
+            resumed_from_epoch: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "phase";
+            /**
+             * Val Acc
+             * @description probe/kept_best: its validation accuracy
+             * @default null
+             */
+            val_acc: number | null;
+        };
         /** Prediction */
         Prediction: {
             /** Model Id */
             model_id: string;
             /** Top K */
             top_k: components["schemas"]["LabelScore"][];
+        };
+        /**
+         * ProgressEvent
+         * @description ``done`` of ``total`` ``unit`` of ``phase`` are finished (a counter within one phase).
+         */
+        ProgressEvent: {
+            /** Done */
+            done: number;
+            /**
+             * Phase
+             * @enum {string}
+             */
+            phase: "queued" | "starting" | "loading" | "features" | "probe" | "training" | "kept_best" | "export" | "artifacts" | "finished";
+            /** Total */
+            total: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "progress";
+            /**
+             * Unit
+             * @enum {string}
+             */
+            unit: "runs" | "steps" | "images" | "texts" | "batches" | "epochs" | "iterations" | "files";
         };
         /**
          * ReduceLrOnPlateau
@@ -1391,6 +1640,48 @@ export interface components {
              */
             task: "image" | "text" | "imagenet";
         };
+        /**
+         * RunEventOut
+         * @description The ``data`` of one message of ``GET /runs/{id}/events`` (its SSE ``id`` is ``seq``).
+         */
+        RunEventOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Event */
+            event: components["schemas"]["PhaseEvent"] | components["schemas"]["ProgressEvent"] | components["schemas"]["EpochEvent"] | components["schemas"]["ImageNetEpochEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["SucceededEvent"] | components["schemas"]["FailedEvent"] | components["schemas"]["StateEvent"];
+            /** Seq */
+            seq: number;
+        };
+        /** RunLogLine */
+        RunLogLine: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "debug" | "info" | "warning" | "error" | "critical";
+            /** Logger */
+            logger?: string | null;
+            /** Message */
+            message: string;
+            /** Seq */
+            seq: number;
+        };
+        /**
+         * RunLogs
+         * @description The last lines the run's training process logged (``tail`` of them), oldest first.
+         */
+        RunLogs: {
+            /** Items */
+            items: components["schemas"]["RunLogLine"][];
+        };
         /** RunOut */
         RunOut: {
             /** Artifacts Prefix */
@@ -1410,11 +1701,30 @@ export interface components {
             dataset_id: string;
             /** Error */
             error?: string | null;
+            /**
+             * Eta S
+             * @description seconds the current phase still needs at its rate so far; null until it has moved
+             */
+            eta_s?: number | null;
             /** Finished At */
             finished_at?: string | null;
             /** Id */
             id: string;
-            /** Metrics */
+            /**
+             * Last Event Id
+             * @description the run's latest event: follow it live from there (?after=)
+             * @default 0
+             */
+            last_event_id: number;
+            /**
+             * Latest Metrics
+             * @description the last epoch's metrics
+             */
+            latest_metrics?: (components["schemas"]["EpochEvent"] | components["schemas"]["ImageNetEpochEvent"]) | null;
+            /**
+             * Metrics
+             * @description history: every reported epoch
+             */
             metrics?: {
                 [key: string]: unknown;
             };
@@ -1422,10 +1732,13 @@ export interface components {
             model_id?: string | null;
             /** Owner */
             owner: string;
-            /** Progress */
-            progress?: {
-                [key: string]: unknown;
-            };
+            /**
+             * Phase
+             * @description where the run is: queued, starting, loading, features, ...
+             */
+            phase?: ("queued" | "starting" | "loading" | "features" | "probe" | "training" | "kept_best" | "export" | "artifacts" | "finished") | null;
+            /** @description the counter within the phase (every phase has one) */
+            progress?: components["schemas"]["RunProgress"] | null;
             /**
              * Queue Position
              * @description 1 = the next run to start; only while queued
@@ -1454,6 +1767,54 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * RunProgress
+         * @description ``done`` of ``total`` ``unit`` of the run's current phase.
+         */
+        RunProgress: {
+            /** Done */
+            done: number;
+            /** Total */
+            total: number;
+            /**
+             * Unit
+             * @enum {string}
+             */
+            unit: "runs" | "steps" | "images" | "texts" | "batches" | "epochs" | "iterations" | "files";
+        };
+        /**
+         * StateEvent
+         * @description The run's state changed (written by the trainer only): queued, running (attempt n), and the
+         *     terminal one, which is the last event of a run's stream.
+         */
+        StateEvent: {
+            /**
+             * Attempt
+             * @default 0
+             */
+            attempt: number;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Reason
+             * @description why: e.g. requeued after a lost worker
+             * @default null
+             */
+            reason: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "state";
+        };
         /** StepLr */
         StepLr: {
             /**
@@ -1472,6 +1833,24 @@ export interface components {
              * @default 5
              */
             step_size: number;
+        };
+        /**
+         * SucceededEvent
+         * @description The process's own verdict; the trainer ends the run from the stored artifacts.
+         */
+        SucceededEvent: {
+            /**
+             * Result
+             * @description the training summary
+             */
+            result?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "succeeded";
         };
         /**
          * TextCardPreprocessing
@@ -5073,6 +5452,236 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: CSRF check, cross-site request, or a mode that does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such thing, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid input; `detail` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a service is unreachable or busy; retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream_run_events: {
+        parameters: {
+            query?: {
+                /** @description resume after this event id */
+                after?: number | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream; each message: id, event (its type), data (a RunEventOut) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["RunEventOut"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: CSRF check, cross-site request, or a mode that does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such thing, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid input; `detail` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a service is unreachable or busy; retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_run_logs: {
+        parameters: {
+            query?: {
+                /** @description how many of the last lines */
+                tail?: number;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunLogs"];
                 };
             };
             /** @description bad request */

@@ -1,60 +1,37 @@
-import { useEffect, useState } from "react";
-import { api, describeError, type Run } from "../api/client";
+import { api, describeError } from "../api/client";
 import { ErrorNote } from "../components/ErrorNote";
 import { LineChart } from "../components/LineChart";
 import { RunResults } from "../components/RunResults";
 import { Link } from "../router";
+import { TERMINAL, useLiveRun, type Epoch } from "./liveRun";
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 const PHASES: Record<string, string> = {
   queued: "Waiting for a worker",
+  starting: "Starting a worker",
   loading: "Loading the data set",
   features: "Computing features",
   probe: "Training the classifier head",
   training: "Training",
+  kept_best: "Keeping the best epoch",
   export: "Exporting and checking the model",
-  succeeded: "Done",
+  artifacts: "Writing the report and the model files",
+  finished: "Done",
 };
 
-type Epoch = { epoch: number; epochs: number; train_loss: number; val_loss: number; train_acc: number; val_acc: number; seconds?: number; stage?: string };
+type Metric = "train_acc" | "val_acc" | "train_loss" | "val_loss";
 
-function eta(history: Epoch[], last: Epoch | undefined): string {
-  if (!last || !history.length) return "";
-  const recent = history.slice(-5).map((h) => h.seconds ?? 0);
-  const perEpoch = recent.reduce((a, b) => a + b, 0) / recent.length;
-  const left = Math.max(0, last.epochs - last.epoch) * perEpoch;
-  if (!perEpoch) return "";
-  return left < 60 ? `about ${Math.max(1, Math.round(left))} s left` : `about ${Math.round(left / 60)} min left`;
+/** (epoch number, value) of the epochs that have the metric (a probe's epoch 0 has no training side). */
+function points(history: Epoch[], metric: Metric): [number, number][] {
+  return history.flatMap((h, i): [number, number][] => (h[metric] != null ? [[i + 1, h[metric]]] : []));
+}
+
+function eta(seconds: number | null | undefined): string {
+  if (seconds == null) return "";
+  return seconds < 60 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`;
 }
 
 export function RunPage({ id }: { id: string }) {
-  const [run, setRun] = useState<Run | null>(null);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    let stop = false;
-    let timer = 0;
-    const poll = async () => {
-      const { data, error, response } = await api.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } });
-      if (stop) return;
-      if (data) {
-        setRun(data);
-        setError("");
-        if (TERMINAL.has(data.status)) return;
-      } else if (response.status === 404) {
-        setError("This run does not exist (or was deleted).");
-        return;
-      } else {
-        setError(describeError(error, response));
-      }
-      timer = window.setTimeout(poll, 1000);
-    };
-    poll();
-    return () => {
-      stop = true;
-      window.clearTimeout(timer);
-    };
-  }, [id]);
+  const { run, setRun, error, setError, source, lastLog } = useLiveRun(id);
 
   const cancel = async () => {
     const { data, error, response } = await api.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: id } } });
@@ -64,11 +41,10 @@ export function RunPage({ id }: { id: string }) {
 
   if (!run) return error ? <ErrorNote message={error} /> : <p aria-busy="true">Loading…</p>;
   const history = ((run.metrics as { history?: Epoch[] }).history ?? []).filter((h) => typeof h.epoch === "number");
-  const progress = run.progress as { type?: string; phase?: string } & Partial<Epoch>;
-  const last = history[history.length - 1];
-  const phase = run.status === "queued" ? "queued" : progress.type === "epoch" ? "training" : progress.phase ?? progress.type ?? run.status;
+  const phase = run.phase ?? run.status;
   const running = !TERMINAL.has(run.status);
-  const fraction = last ? last.epoch / last.epochs : 0;
+  const counter = run.progress;
+  const latest = run.latest_metrics?.type === "epoch" ? run.latest_metrics : undefined;
   return (
     <>
       <h1>Run {run.id.slice(0, 8)}</h1>
@@ -80,17 +56,20 @@ export function RunPage({ id }: { id: string }) {
       </p>
       <ErrorNote message={error} />
       {running && (
-        <section className="card" aria-live="polite">
+        <section className="card" aria-live="polite" data-live={source}>
           <h2 data-testid="run-phase">{PHASES[phase] ?? phase}</h2>
-          {last && (
+          {counter && (
             <>
-              <progress max={1} value={fraction} aria-label="Training progress" />
+              <progress max={counter.total || 1} value={counter.done} aria-label={`${PHASES[phase] ?? phase}: progress`} />
               <p data-testid="run-counters">
-                Epoch {last.epoch} of {last.epochs} · validation accuracy {(last.val_acc * 100).toFixed(1)}% ·{" "}
-                {eta(history, last)}
+                {counter.done} of {counter.total} {counter.unit}
+                {latest?.val_acc != null && <> · validation accuracy {(latest.val_acc * 100).toFixed(1)}%</>}
+                {run.eta_s != null && <> · {eta(run.eta_s)}</>}
+                {run.queue_position != null && <> · {run.queue_position === 1 ? "next in the queue" : `number ${run.queue_position} in the queue`}</>}
               </p>
             </>
           )}
+          {lastLog && <p className="muted" data-testid="run-log">{lastLog}</p>}
           <button type="button" className="danger" onClick={cancel}>Cancel run</button>
         </section>
       )}
@@ -111,15 +90,15 @@ export function RunPage({ id }: { id: string }) {
             title="Accuracy"
             yMax={1}
             series={[
-              { name: "training", className: "s-train", points: history.map((h, i) => [i + 1, h.train_acc]) },
-              { name: "validation", className: "s-val", points: history.map((h, i) => [i + 1, h.val_acc]) },
+              { name: "training", className: "s-train", points: points(history, "train_acc") },
+              { name: "validation", className: "s-val", points: points(history, "val_acc") },
             ]}
           />
           <LineChart
             title="Loss"
             series={[
-              { name: "training", className: "s-train", points: history.map((h, i) => [i + 1, h.train_loss]) },
-              { name: "validation", className: "s-val", points: history.map((h, i) => [i + 1, h.val_loss]) },
+              { name: "training", className: "s-train", points: points(history, "train_loss") },
+              { name: "validation", className: "s-val", points: points(history, "val_loss") },
             ]}
           />
         </div>

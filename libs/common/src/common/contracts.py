@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.events import EpochMetrics, LogLevel, Phase, RunEvent, Unit
 from common.ids import ResourceId
 from common.training_config import ImageTrainConfig, RunConfig, RunTask, TaskName
 
@@ -128,6 +129,14 @@ class RunCreate(BaseModel):
         return data
 
 
+class RunProgress(BaseModel):
+    """``done`` of ``total`` ``unit`` of the run's current phase."""
+
+    done: int
+    total: int
+    unit: Unit
+
+
 class RunOut(BaseModel):
     id: str
     owner: str
@@ -136,8 +145,18 @@ class RunOut(BaseModel):
     status: RunStatus
     config: dict[str, Any]
     attempts: int
-    progress: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    phase: Phase | None = Field(
+        None, description="where the run is: queued, starting, loading, features, ..."
+    )
+    progress: RunProgress | None = Field(
+        None, description="the counter within the phase (every phase has one)"
+    )
+    eta_s: float | None = Field(
+        None, description="seconds the current phase still needs at its rate so far; null until it has moved"
+    )
+    latest_metrics: EpochMetrics | None = Field(None, description="the last epoch's metrics")
+    last_event_id: int = Field(0, description="the run's latest event: follow it live from there (?after=)")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="history: every reported epoch")
     val_accuracy: float | None = None
     error: str | None = None
     model_id: str | None = None
@@ -375,3 +394,25 @@ class TokenInfo(BaseModel):
     created_at: datetime
     revoked: bool
     revoked_at: datetime | None = None
+
+
+class RunEventOut(BaseModel):
+    """The ``data`` of one message of ``GET /runs/{id}/events`` (its SSE ``id`` is ``seq``)."""
+
+    seq: int
+    at: datetime
+    event: RunEvent
+
+
+class RunLogLine(BaseModel):
+    seq: int
+    at: datetime
+    level: LogLevel
+    message: str
+    logger: str | None = None
+
+
+class RunLogs(BaseModel):
+    """The last lines the run's training process logged (``tail`` of them), oldest first."""
+
+    items: list[RunLogLine]

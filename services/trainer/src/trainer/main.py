@@ -12,6 +12,7 @@ from common.app import create_service_app
 from common.clients import DatasetClient, InferenceClient
 from common.store import ObjectStore
 from fastapi import FastAPI
+from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trainer.admin.router import router as admin_router
@@ -78,7 +79,7 @@ def create_app(
             await app.state.datasets.aclose()
             await app.state.inference.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Trainyard trainer",
         routers=[router, worker_router, admin_router, objects_router],
@@ -87,3 +88,7 @@ def create_app(
         engine=engine,
         store=store,
     )
+    app.state.event_streams = Gauge(
+        "trainyard_run_event_streams", "Run event streams (SSE) open now", registry=app.state.metrics_registry
+    )
+    return app

@@ -40,6 +40,10 @@ class Settings(ServiceSettings):
         30.0, gt=0, description="a running attempt that reports nothing for this long is requeued"
     )
     heartbeat_s: float = Field(0.0, ge=0, description="worker heartbeat period; 0 = a third of lease_s")
+    events_poll_s: float = Field(0.25, gt=0, le=5, description="how often a run's event stream reads its log")
+    events_keepalive_s: float = Field(
+        15.0, gt=0, description="an idle event stream sends a comment this often (under any proxy's timeout)"
+    )
     run_deadline_s: int = Field(
         24 * 3600, ge=60, description="an attempt's token expires, and a Job is stopped, after this long"
     )

@@ -45,9 +45,21 @@ def test_every_artifact_is_in_the_store_under_the_run_prefix(quick_run):
 
 
 def test_events_are_phases_then_epochs_in_order(quick_run):
-    kinds = [(e["type"], e.get("phase")) for e in quick_run.events]
-    assert kinds[:3] == [("phase", "loading"), ("phase", "features"), ("phase", "training")]
-    assert kinds[-1] == ("phase", "export")
+    phases = [e["phase"] for e in quick_run.events if e["type"] == "phase"]
+    assert phases[:3] == ["loading", "features", "training"]
+    assert phases[-2:] == ["export", "artifacts"]
+    # Every phase counts to its end (images decoded, images through the backbone, steps, files).
+    finished = {
+        (e["phase"], e["unit"])
+        for e in quick_run.events
+        if e["type"] == "progress" and e["done"] == e["total"]
+    }
+    assert {
+        ("loading", "images"),
+        ("features", "images"),
+        ("export", "steps"),
+        ("artifacts", "files"),
+    } <= finished
     last_epoch = quick_run.events.of("epoch")[-1]
     assert {"epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(last_epoch)
     assert last_epoch["epoch"] == last_epoch["epochs"] == quick_run.result.epochs_completed

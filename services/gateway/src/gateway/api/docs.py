@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.contracts import ErrorBody
+from common.contracts import ErrorBody, RunEventOut
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
@@ -95,6 +95,18 @@ PREDICT_BATCH_BODY: dict[str, Any] = {
 }
 
 
+# A Server-Sent Events answer: each message's data is a RunEventOut (its schema is in components).
+EVENT_STREAM: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {
+        200: {
+            "description": "text/event-stream; each message: id, event (its type), data (a RunEventOut)",
+            "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/RunEventOut"}}},
+        }
+    },
+}
+
+
 def file_answer(*media_types: str) -> dict[str, Any]:
     """Route arguments for an answer that is a file's bytes."""
     content = {media: {"schema": BINARY} for media in media_types}
@@ -140,6 +152,10 @@ def install_openapi(app: FastAPI, *, prefix: str) -> None:
         components = schema.setdefault("components", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.get("schemas", {}).pop(name, None)
+        # The event stream's message schema: no route returns it as JSON, so add it by hand.
+        message = RunEventOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in {**message.pop("$defs", {}), "RunEventOut": message}.items():
+            components.setdefault("schemas", {}).setdefault(name, definition)
         components["securitySchemes"] = {
             "apiKey": {"type": "http", "scheme": "bearer", "description": "an API key, tyk_..."},
             "session": {"type": "apiKey", "in": "cookie", "name": "trainyard_session"},

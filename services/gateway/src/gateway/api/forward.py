@@ -8,8 +8,22 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
-_REQUEST_HEADERS = ("content-type", "content-length", "authorization", "accept", "idempotency-key")
-_RESPONSE_HEADERS = ("content-type", "content-disposition", "content-length", "cache-control", "etag")
+_REQUEST_HEADERS = (
+    "content-type",
+    "content-length",
+    "authorization",
+    "accept",
+    "idempotency-key",
+    "last-event-id",
+)
+_RESPONSE_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "content-length",
+    "cache-control",
+    "etag",
+    "x-accel-buffering",
+)
 
 
 async def forward(
@@ -36,6 +50,8 @@ async def forward(
         content=content,
         params=request.query_params,
     )
+    # Streamed as it arrives (an event stream too); when the client goes away Starlette stops the
+    # stream and the background task closes the upstream response, so the trainer sees it go.
     return StreamingResponse(
         response.aiter_raw(),
         status_code=response.status_code,

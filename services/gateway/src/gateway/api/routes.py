@@ -18,6 +18,7 @@ from common.contracts import (
     ModelPage,
     Prediction,
     RunCreate,
+    RunLogs,
     RunOut,
     RunPage,
     TokenCreated,
@@ -29,7 +30,7 @@ from common.ids import path_segment as seg
 from common.params import Offset, page_limit
 from fastapi import APIRouter, Query, Request, Response
 
-from gateway.api.docs import DATASET_UPLOAD_BODY, PREDICT_BATCH_BODY, PREDICT_BODY, file_answer
+from gateway.api.docs import DATASET_UPLOAD_BODY, EVENT_STREAM, PREDICT_BATCH_BODY, PREDICT_BODY, file_answer
 from gateway.api.forward import forward
 from gateway.auth import CurrentUser
 
@@ -156,6 +157,31 @@ async def list_runs(
 async def get_run(run_id: ResourceId, request: Request, user: CurrentUser):
     """Status (queued, running, succeeded, failed, cancelled), progress, metrics, validation accuracy."""
     return await forward(request, _clients(request).trainer, f"/runs/{seg(run_id)}", owner=user)
+
+
+@router.get("/runs/{run_id}/events", tags=["runs"], operation_id="stream_run_events", **EVENT_STREAM)
+async def stream_run_events(
+    run_id: ResourceId,
+    request: Request,
+    user: CurrentUser,
+    after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="resume after this event id")] = None,
+):
+    """The run's live events as Server-Sent Events (``text/event-stream``): state changes, phase
+    changes, progress counters, epoch metrics and log lines, each with an ``id``. Replays what came
+    before (after ``Last-Event-ID`` or ``after`` when given), then follows the run live, and ends
+    after its terminal state. ``data`` is a ``RunEventOut``."""
+    return await forward(request, _clients(request).trainer, f"/runs/{seg(run_id)}/events", owner=user)
+
+
+@router.get("/runs/{run_id}/logs", tags=["runs"], response_model=RunLogs, operation_id="get_run_logs")
+async def get_run_logs(
+    run_id: ResourceId,
+    request: Request,
+    user: CurrentUser,
+    tail: Annotated[int, Query(ge=1, le=1000, description="how many of the last lines")] = 100,
+):
+    """The last ``tail`` lines the run's training process logged, oldest first."""
+    return await forward(request, _clients(request).trainer, f"/runs/{seg(run_id)}/logs", owner=user)
 
 
 @router.post("/runs/{run_id}/cancel", tags=["runs"], response_model=RunOut, operation_id="cancel_run")

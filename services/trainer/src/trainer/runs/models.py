@@ -50,6 +50,13 @@ class Run(Base):
     # Set when a delete begins: the run is gone for its owner while its model and objects are removed
     # (``trainer.runs.purge``); the row goes last, so a failure midway is finished by a retry.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The live view (trainer.runs.live): the number of the run's last event, its phase, the counter
+    # within that phase and the latest epoch's metrics.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    phase: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    phase_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    counter: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    latest_epoch: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RunAttempt(Base):
@@ -70,3 +77,17 @@ class RunAttempt(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RunEventRow(Base):
+    """One event of a run's stream (``common.events.RunEvent`` as JSON), numbered per run."""
+
+    __tablename__ = "run_events"
+
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from common.events import PhaseEvent, StateEvent
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trainer.runs import event_log
 from trainer.runs.models import Run, RunAttempt
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -153,6 +155,10 @@ async def claim_runs(
             error=None,
             # A claimed run says so at once; the worker's first event replaces it within a second or two.
             progress={"type": "phase", "phase": "starting"},
+            phase="starting",
+            phase_started_at=stamp,
+            counter=None,
+            event_seq=Run.event_seq + 2,  # its state, then its phase
         )
         .returning(Run)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -174,6 +180,14 @@ async def claim_runs(
         claims.append(Claim(run=run, attempt=attempt, token=token))
     if claims:
         await session.flush()
+    for claim in claims:
+        await event_log.append(
+            session,
+            run_id=claim.run.id,
+            last_seq=claim.run.event_seq,
+            events=[StateEvent(status="running", attempt=claim.run.attempts), PhaseEvent(phase="starting")],
+            at=stamp,
+        )
     return claims
 
 
@@ -222,14 +236,27 @@ async def transition(
         values.setdefault("finished_at", stamp)
     if status != "running":
         values.setdefault("lease_expires_at", None)
+    if status == "queued":  # requeued: waiting again
+        values |= {"phase": "queued", "phase_started_at": stamp, "counter": None}
+    elif status == "succeeded":
+        values |= {"phase": "finished", "phase_started_at": stamp}
     result = await session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == "running", Run.attempts == attempt)
-        .values(status=status, **values)
+        .values(status=status, event_seq=Run.event_seq + 1, **values)
+        .returning(Run.event_seq)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    seq = result.scalar_one_or_none()
+    if seq is None:
         return False
+    state = StateEvent(
+        status=status,
+        attempt=attempt,
+        error=values.get("error"),
+        reason=outcome if status == "queued" else None,
+    )
+    await event_log.append(session, run_id=run_id, last_seq=seq, events=[state], at=stamp)
     await session.execute(
         update(RunAttempt)
         .where(RunAttempt.run_id == run_id, RunAttempt.attempt == attempt)
@@ -240,13 +267,20 @@ async def transition(
 
 
 async def cancel_queued(session: AsyncSession, *, run_id: str) -> bool:
+    stamp, error = now(), "cancelled by the user"
     result = await session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == "queued")
-        .values(status="cancelled", error="cancelled by the user", finished_at=now())
+        .values(status="cancelled", error=error, finished_at=stamp, event_seq=Run.event_seq + 1)
+        .returning(Run.event_seq)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    seq = result.scalar_one_or_none()
+    if seq is None:
+        return False
+    state = StateEvent(status="cancelled", attempt=0, error=error)
+    await event_log.append(session, run_id=run_id, last_seq=seq, events=[state], at=stamp)
+    return True
 
 
 async def expired_leases(session: AsyncSession, *, limit: int = 50) -> list[str]:
@@ -296,6 +330,7 @@ async def mark_deleted(session: AsyncSession, *, run_ids: Sequence[str]) -> None
 
 
 async def delete_run(session: AsyncSession, run: Run) -> None:
+    await event_log.delete_for(session, run_id=run.id)
     await session.delete(run)
     await session.flush()
 

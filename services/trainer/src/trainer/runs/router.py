@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
-from common.contracts import RunCreate, RunOut
+from common.contracts import RunCreate, RunLogLine, RunLogs, RunOut
 from common.deps import InternalDep, OwnerDep, SessionDep, StoreDep
-from common.errors import NotFound
+from common.errors import BadRequest, NotFound
 from common.events import WorkerEvent
 from common.headers import content_disposition
 from common.ids import FileName, ResourceId
@@ -14,7 +15,7 @@ from common.store import ObjectNotFound
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from trainer.runs import purge, repository, service, worker_events
+from trainer.runs import event_log, purge, repository, service, stream, worker_events
 
 # By suffix, not ``mimetypes``: the system's table maps ".pt" to a game-console format
 # (application/vnd.snesdev-page-table) and differs between machines.
@@ -35,6 +36,10 @@ def artifact_media_type(name: str) -> str:
 
 
 router = APIRouter(dependencies=[InternalDep], tags=["runs"])
+
+LOG_TAIL_MAX = 1000
+MAX_EVENT_ID = 2**31 - 1  # the column is a 32-bit integer
+EVENT_ID = re.compile(r"[0-9]{1,10}")
 
 # The resume checkpoint is a pickle for the worker's own use: never listed, never served.
 _PRIVATE_ARTIFACTS = frozenset({"checkpoint.pt"})
@@ -110,6 +115,54 @@ async def get_run(run_id: ResourceId, owner: OwnerDep, session: SessionDep) -> R
     return await service.out_with_position(
         session, await service.get_owned(session, owner=owner, run_id=run_id)
     )
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "RunEventOut per message"}},
+)
+async def stream_events(
+    run_id: ResourceId,
+    owner: OwnerDep,
+    request: Request,
+    after: Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID, description="resume after this id")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """The run's events as Server-Sent Events: everything after ``Last-Event-ID`` (or ``after``; from
+    the start without either), then live until the run's terminal state event."""
+    # Its own short session: the request's would hold a database connection for the whole stream.
+    async with request.app.state.sessionmaker() as session:
+        await service.get_owned(session, owner=owner, run_id=run_id)
+    resume = after or 0
+    if last_event_id:
+        if not EVENT_ID.fullmatch(last_event_id) or int(last_event_id) > MAX_EVENT_ID:
+            raise BadRequest("Last-Event-ID must be the id of an event of this stream (a number)")
+        resume = int(last_event_id)
+    settings = request.app.state.settings
+    events = stream.run_events(
+        request.app.state.sessionmaker,
+        run_id=run_id,
+        after=resume,
+        poll_s=settings.events_poll_s,
+        keepalive_s=settings.events_keepalive_s,
+        open_streams=request.app.state.event_streams,
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/runs/{run_id}/logs")
+async def run_logs(
+    run_id: ResourceId,
+    owner: OwnerDep,
+    session: SessionDep,
+    tail: Annotated[int, Query(ge=1, le=LOG_TAIL_MAX, description="how many of the last lines")] = 100,
+) -> RunLogs:
+    """The last ``tail`` lines the run's training process logged, oldest first."""
+    await service.get_owned(session, owner=owner, run_id=run_id)
+    rows = await event_log.log_tail(session, run_id=run_id, lines=tail)
+    return RunLogs(items=[RunLogLine(seq=r.seq, at=r.at, **r.body) for r in rows])
 
 
 @router.post("/runs/{run_id}/cancel")

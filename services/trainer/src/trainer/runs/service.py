@@ -10,12 +10,14 @@ import uuid
 from common.clients import DatasetClient, InferenceClient
 from common.contracts import ModelCard, ModelRegister, RunCreate, RunOut, run_prefix
 from common.errors import BadRequest, Conflict, NotFound, Unprocessable
+from common.events import StateEvent
 from common.imagenet_config import ImageNetRunConfig
 from common.store import ObjectStore
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.admin import maintenance
+from trainer.runs import event_log, live
 from trainer.runs import repository as repo
 from trainer.runs.models import Run
 from trainer.settings import Settings
@@ -30,10 +32,19 @@ ONNX_NAME = "model.onnx"
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+_OUT_FIELDS = tuple(name for name in RunOut.model_fields if name not in live.VIEW_FIELDS)
+
+
 def to_out(run: Run, *, queue_position: int | None = None) -> RunOut:
-    out = RunOut.model_validate(run, from_attributes=True)
-    out.queue_position = queue_position
-    return out
+    fields = {name: getattr(run, name) for name in _OUT_FIELDS if hasattr(run, name)}
+    return RunOut.model_validate(
+        {
+            **fields,
+            **live.view(run, repo.now()),
+            "queue_position": queue_position,
+            "last_event_id": run.event_seq or 0,
+        }
+    )
 
 
 async def out_with_position(session: AsyncSession, run: Run) -> RunOut:
@@ -107,6 +118,9 @@ async def create_run(
         config=config.model_dump(mode="json"),
         attempts=0,
         progress={"type": "phase", "phase": "queued"},
+        phase="queued",
+        phase_started_at=repo.now(),
+        event_seq=1,
         metrics={},
         manifest_key=manifest_key,
         artifacts_prefix=run_prefix(run_id),
@@ -116,6 +130,9 @@ async def create_run(
     try:
         async with session.begin_nested():
             await repo.add_run(session, run)
+            await event_log.append(
+                session, run_id=run_id, last_seq=1, events=[StateEvent(status="queued")], at=run.created_at
+            )
     except IntegrityError:
         if key is None or (existing := await _replay(session, owner=owner, key=key, body=body)) is None:
             raise

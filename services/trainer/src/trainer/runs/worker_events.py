@@ -24,6 +24,7 @@ from common.events import (
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trainer.runs import event_log, live
 from trainer.runs import repository as repo
 from trainer.runs.models import Run
 
@@ -53,27 +54,37 @@ async def authenticate(session: AsyncSession, *, run_id: str, token: str) -> tup
 async def record_event(
     session: AsyncSession, *, run_id: str, token: str, event: WorkerEvent, lease_s: float
 ) -> None:
+    """Apply the event to the run (its phase, counter, metrics) and append it to the run's event log,
+    in one conditional UPDATE that also renews the lease; a heartbeat only renews the lease."""
     run, attempt = await authenticate(session, run_id=run_id, token=token)
     stamp = repo.now()
     values: dict[str, Any] = {"heartbeat_at": stamp, "lease_expires_at": stamp + timedelta(seconds=lease_s)}
     body = event_json(event)
+    stored = not isinstance(event, HeartbeatEvent)
     if isinstance(event, FailedEvent):
         # The attempt's own verdict; the dispatcher turns it into the run's end when the process exits.
         values["error"] = event.error
         values["progress"] = {**run.progress, "type": "failed", "attempt": attempt}
     elif isinstance(event, SucceededEvent):
         values["progress"] = {**run.progress, "type": "succeeded", "attempt": attempt}
-    elif not isinstance(event, HeartbeatEvent | LogEvent):
+    elif stored and not isinstance(event, LogEvent):
         values["progress"] = {**body, "attempt": attempt}
+        values |= live.apply(run, event, stamp)
         if event.type in EPOCH_TYPES:
             entry = {k: v for k, v in body.items() if k != "type"} | {"attempt": attempt}
             history = [*run.metrics.get("history", []), entry]
             values["metrics"] = {**run.metrics, "history": history[-HISTORY_LIMIT:]}
+    if stored:
+        values["event_seq"] = Run.event_seq + 1
     result = await session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == "running", Run.attempts == attempt)
         .values(**values)
+        .returning(Run.event_seq)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    seq = result.scalar_one_or_none()
+    if seq is None:
         raise StaleAttempt(f"attempt {attempt} of run {run_id} was superseded; this worker must stop")
+    if stored:
+        await event_log.append(session, run_id=run_id, last_seq=seq, events=[event], at=stamp)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 from common.contracts import TrainingSpec
@@ -20,7 +19,7 @@ from common.training_config import parse_run_config
 from pydantic import ValidationError
 
 from trainer.training.errors import TrainingError
-from trainer.training.reporting import HttpReporter, PrintReporter
+from trainer.training.reporting import HttpReporter, LogForwarder, PrintReporter
 from trainer.training.run_store import store_for_spec
 from trainer.training.settings import TrainingSettings
 
@@ -71,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if spec.heartbeat_s:
         reporter.start_heartbeat(spec.heartbeat_s, exit_with_parent=settings.exit_with_parent)
+    if isinstance(reporter, HttpReporter):  # the run's logs tail (GET /runs/{id}/logs)
+        logging.getLogger().addHandler(LogForwarder(reporter))
     try:
         config = parse_run_config(spec.config)  # a bad config fails before torch is even imported
         if config.task == "imagenet":  # its own recipe (DDP, checkpoints, ONNX + card at the end)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         store = store_for_spec(spec, token=settings.run_token, fallback=lambda: store_from_settings(settings))
         result = run_training(spec, store=store, report=reporter, weights_dir=settings.weights_dir)
     except Exception as e:  # every failure becomes a 'failed' event a person can read
-        traceback.print_exc()
+        log.exception("training failed")
         reporter(FailedEvent(error=failure_message(e)))
         reporter.close()
         return 1

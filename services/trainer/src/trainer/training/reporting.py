@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 import httpx
-from common.events import HeartbeatEvent, WorkerEvent, event_json, worker_event
+from common.events import LOG_MESSAGE_MAX, HeartbeatEvent, LogEvent, WorkerEvent, event_json, worker_event
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +118,40 @@ class PrintReporter:
 
     def close(self) -> None:
         pass
+
+
+# Loggers whose lines stay local: the HTTP client logs every event it posts, and the reporter's own
+# warnings are about sending (they would recurse).
+_LOCAL_LOGGERS = ("httpx", "httpcore", __name__)
+LOG_LINES_MAX = 2000
+
+
+class LogForwarder(logging.Handler):
+    """Sends the process's log lines (INFO and up) as ``LogEvent``s: the run's logs tail, whatever
+    executor runs the process. At most ``max_lines`` per process, then one line saying so."""
+
+    def __init__(self, report: HttpReporter, *, max_lines: int = LOG_LINES_MAX) -> None:
+        super().__init__(level=logging.INFO)
+        self.report, self.max_lines, self.sent = report, max_lines, 0
+        self.setFormatter(logging.Formatter("%(message)s"))
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(_LOCAL_LOGGERS) or getattr(self._local, "busy", False):
+            return
+        if self.sent > self.max_lines:
+            return
+        self._local.busy = True
+        try:
+            self.sent += 1
+            if self.sent > self.max_lines:
+                message, level = f"log lines after the first {self.max_lines} are not kept", "warning"
+            else:
+                message, level = self.format(record)[:LOG_MESSAGE_MAX], record.levelname.lower()
+            if level not in ("debug", "info", "warning", "error", "critical"):
+                level = "info"
+            self.report(LogEvent(level=level, message=message, logger=record.name[:128]))
+        except Exception:  # a log line must never break training
+            self.handleError(record)
+        finally:
+            self._local.busy = False

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from common.contracts import TrainingSpec
+from common.events import Report
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig, parse_run_config
 
@@ -16,7 +16,7 @@ def run_training(
     spec: TrainingSpec,
     *,
     store: ObjectStore,
-    report: Callable[[dict], None],
+    report: Report,
     weights_dir: Path | None = None,
 ) -> TrainingResult:
     """Train, evaluate, export and check; every artifact is in the store (the model card last) on return.

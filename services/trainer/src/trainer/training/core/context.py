@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from common.events import Report
 from common.training_config import LoopConfig
 from torch import nn
 
@@ -26,7 +26,7 @@ class TrainingContext:
     device: Device
     generator: torch.Generator
     checkpoints: CheckpointStore
-    report: Callable[[dict], None]
+    report: Report
     loss_fn: nn.Module
     class_weights: list[float] | None
     probe_history: list[dict[str, Any]] = field(default_factory=list)

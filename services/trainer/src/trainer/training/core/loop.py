@@ -7,21 +7,25 @@ loss, accuracy); the loop owns everything a checkpoint has to restore.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from common.events import EpochEvent
+from common.events import EpochEvent, Report
 from common.training_config import LoopConfig
 from torch import nn
 
 from trainer.training.core.checkpoint import CheckpointStore
 from trainer.training.core.device import Device
 from trainer.training.core.optim import LrScheduler
+from trainer.training.progress import PhaseCounter
 
 EPOCH_REPORT_INTERVAL_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,12 +108,13 @@ def fit(
     evaluate: Callable[[], EpochStats],
     state: FitState,
     checkpoints: CheckpointStore | None,
-    report: Callable[[dict], None],
+    report: Report,
 ) -> FitState:
     """Run epochs ``state.epoch + 1 .. config.epochs``; ``module`` is what the checkpoint saves and early
     stopping restores (the head in quick mode, the whole network when fine-tuning); no ``checkpoints``:
     nothing is saved (the fine-tuning probe)."""
     last_report = 0.0
+    counter = PhaseCounter(report, phase="training", total=config.epochs, unit="epochs", done=state.epoch)
     for epoch in range(state.epoch + 1, config.epochs + 1):
         if state.stopped_early:
             break
@@ -135,9 +140,19 @@ def fit(
             checkpoints.save(
                 module=module, optimizer=optimizer, scheduler=scheduler, config=config, state=state
             )
+        counter.update(config.epochs if state.stopped_early else epoch)
         now = time.monotonic()
         if now - last_report >= EPOCH_REPORT_INTERVAL_S or epoch == config.epochs or state.stopped_early:
             report(EpochEvent(**row))
+            log.info(
+                "%s epoch %d/%d: train loss %.4f, val loss %.4f, val accuracy %.4f",
+                stage,
+                epoch,
+                config.epochs,
+                train.loss,
+                val.loss,
+                val.accuracy,
+            )
             last_report = now
     if state.stopped_early and state.best_weights is not None:
         module.load_state_dict(state.best_weights)

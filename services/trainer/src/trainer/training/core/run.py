@@ -8,14 +8,14 @@ then the final float32 evaluation, the ONNX export and its check, the reports, `
 from __future__ import annotations
 
 import io
+import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from common.contracts import TrainingSpec
-from common.events import PhaseEvent
+from common.events import PhaseEvent, Report
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig, TextTrainConfig
 from torch import nn
@@ -27,9 +27,12 @@ from trainer.training.core.export import check_onnx, export_onnx
 from trainer.training.core.loop import score
 from trainer.training.core.outputs import FinishedRun, write_outputs
 from trainer.training.core.task import Task
+from trainer.training.progress import PhaseCounter
 from trainer.training.result import TrainingResult
 
 FINAL_BATCH = 64
+
+log = logging.getLogger(__name__)
 
 
 def train_task(
@@ -38,7 +41,7 @@ def train_task(
     task: Task,
     *,
     store: ObjectStore,
-    report: Callable[[dict], None],
+    report: Report,
 ) -> TrainingResult:
     """Train, evaluate, export and check; every artifact is in the store (the model card last) on return.
 
@@ -51,7 +54,8 @@ def train_task(
     device = select_device(mixed_precision=config.mixed_precision)
 
     report(PhaseEvent(phase="loading"))
-    data = task.load_data()
+    log.info("run %s: loading data set %s", spec.run_id, spec.dataset_id)
+    data = task.load_data(report)
     model = task.build_model(data, device)
     weights = class_weights(config, data.class_counts(data.train))
     ctx = TrainingContext(
@@ -66,26 +70,42 @@ def train_task(
         class_weights=weights,
     )
     ctx.timings["loading"] = _lap(clock)
+    log.info(
+        "loaded %d training and %d validation examples in %.1f s on %s",
+        len(data.train),
+        len(data.val),
+        ctx.timings["loading"],
+        device.torch.type,
+    )
 
     started = time.perf_counter()
     state = task.train(ctx)
     ctx.timings["training"] = _lap(started) - ctx.timings.get("features", 0.0)
 
     report(PhaseEvent(phase="export"))
+    steps = PhaseCounter(report, phase="export", total=3, unit="steps")  # logits, ONNX, its check
     started = time.perf_counter()
     feeds = task.eval_inputs(ctx)
     labels = data.labels[data.val]
     own = task.final_model(ctx) if hasattr(task, "final_model") else None
     if own is None:
         logits = final_logits(ctx.model, feeds, device)
+        steps.advance()
         onnx_model = export_onnx(ctx.model, task.export_inputs(ctx))
     else:
         logits, onnx_model = own.logits, own.onnx
+        steps.advance()
+    steps.update(2)
     final = score(torch.from_numpy(logits), torch.from_numpy(labels), ctx.loss_fn)
     onnx_check = check_onnx(onnx_model, torch_logits=logits, feeds=feeds)
+    steps.advance()
     ctx.timings["export"] = _lap(started)
+    log.info("exported ONNX: top-1 agreement %.4f with PyTorch", onnx_check.top1_agreement)
 
+    report(PhaseEvent(phase="artifacts"))
+    steps = PhaseCounter(report, phase="artifacts", total=2, unit="steps")  # the examples, then the rest
     keys = task.write_examples(store=store, prefix=spec.output_prefix, ctx=ctx, labels=labels, logits=logits)
+    steps.advance()
     finished = FinishedRun(
         config=config,
         data=data,
@@ -112,7 +132,10 @@ def train_task(
         checkpoint_key=ctx.checkpoints.key if store.exists(ctx.checkpoints.key) else None,
     )
     finished.model_pt = _model_pt(ctx, finished.outputs.model_pt)
-    return write_outputs(spec, finished, store=store, keys=keys)
+    result = write_outputs(spec, finished, store=store, keys=keys)
+    steps.advance()
+    log.info("run %s: validation accuracy %.4f; artifacts written", spec.run_id, final.accuracy)
+    return result
 
 
 def _lap(start: float) -> float:

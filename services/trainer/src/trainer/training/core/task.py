@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from common.contracts import ImageCardPreprocessing, TextCardPreprocessing
+from common.events import Report
 
 if TYPE_CHECKING:
     import torch
@@ -75,8 +76,9 @@ class TaskOutputs:
 
 
 class Task(Protocol):
-    def load_data(self) -> LabelledSet:
-        """Read the data set from the store (``DatasetUnusable`` when it cannot be trained on)."""
+    def load_data(self, report: Report) -> LabelledSet:
+        """Read the data set from the store (``DatasetUnusable`` when it cannot be trained on),
+        reporting a ``loading`` counter."""
         ...
 
     def build_model(self, data: LabelledSet, device: Device) -> nn.Module:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,12 +33,14 @@ def load_image_set(
     seed: int,
     exclude: list[str] | None = None,
     min_shorter_side: int | None = None,
+    on_decoded: Callable[[int, int], None] | None = None,
 ) -> ImageSet:
     """Decode every image. ``val_fraction`` set: a seeded stratified re-split; else the manifest's split.
 
     ``exclude``: file names left out of both splits (their images stay decoded, so cached features of
     the whole set still fit). ``min_shorter_side``: JPEGs may be decoded at a reduced scale down to it
-    (the resize before the centre crop), as the inference service decodes them too.
+    (the resize before the centre crop), as the inference service decodes them too. ``on_decoded(done,
+    total)`` after each image (the loading counter).
     """
     manifest = read_manifest(store, manifest_key)
     if manifest.kind != "image" or not manifest.pack_key:
@@ -59,6 +62,8 @@ def load_image_set(
                 f"image {item.source!r} cannot be decoded; remove it and upload again"
             ) from e
         labels.append(index[item.label])
+        if on_decoded is not None:
+            on_decoded(len(labels), len(manifest.items))
     labels_arr = np.asarray(labels, dtype=np.int64)
     train, val = split_indices(manifest, labels_arr, val_fraction=val_fraction, seed=seed)
     sources = [item.source for item in manifest.items]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from common.events import PhaseEvent
+from common.events import PhaseEvent, Report
 from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from torch import nn
@@ -19,6 +19,7 @@ from trainer.training.image.data import ImageSet, eval_batch
 from trainer.training.image.feature_cache import feature_cache_key, load_features, save_features
 from trainer.training.image.models import ImageClassifier
 from trainer.training.image.preprocessing import device_images
+from trainer.training.progress import PhaseCounter
 
 BATCH = 32  # images per forward pass on an accelerator: bounds peak memory (activations at 224 px)
 # ONNX Runtime on CPU: a few images per call keep the activations in cache; 1-4 run 1.7-1.9x faster
@@ -34,9 +35,11 @@ def compute_features(
     views: list[str],
     device: Device,
     backbone_graph: Callable[[], bytes] | None = None,
+    counter: PhaseCounter | None = None,
 ) -> dict[str, np.ndarray]:
     """float32 [num_images, feature_dim] per view, in manifest order ("center" and "flip" views).
-    On CPU, through ONNX Runtime on ``backbone_graph()`` (default: exported here)."""
+    On CPU, through ONNX Runtime on ``backbone_graph()`` (default: exported here). ``counter``
+    counts the images done, batch by batch."""
     model.eval()
     if device.torch.type == "cpu":
         graph = backbone_graph() if backbone_graph else export_backbone(model, prep)
@@ -52,6 +55,8 @@ def compute_features(
         )
         for view in views:
             out[view].append(extract(np.ascontiguousarray(pixels[:, :, ::-1] if view == "flip" else pixels)))
+        if counter is not None:
+            counter.advance(len(pixels))
     return {view: np.concatenate(chunks) for view, chunks in out.items()}
 
 
@@ -95,15 +100,22 @@ def load_or_compute_features(
     prep: Preprocessing,
     views: list[str],
     device: Device,
-    report: Callable[[dict], None],
+    report: Report,
     backbone_graph: Callable[[], bytes] | None = None,
 ) -> dict[str, np.ndarray]:
     cached = load_features(store, key, views=views, num_images=len(image_set.images))
     report(PhaseEvent(phase="features", cached=cached is not None, key=key))
     if cached is not None:
         return cached
+    counter = PhaseCounter(report, phase="features", total=len(image_set.images), unit="images")
     features = compute_features(
-        model, image_set, prep=prep, views=views, device=device, backbone_graph=backbone_graph
+        model,
+        image_set,
+        prep=prep,
+        views=views,
+        device=device,
+        backbone_graph=backbone_graph,
+        counter=counter,
     )
     save_features(store, key, features)
     return features

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from common.contracts import ImageCardPreprocessing, TrainingSpec
-from common.events import PhaseEvent
+from common.events import PhaseEvent, Report
 from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig
@@ -37,6 +37,7 @@ from trainer.training.image.models import Backbone, ImageClassifier, build_class
 from trainer.training.image.outputs import image_outputs
 from trainer.training.image.quick import train_head
 from trainer.training.image.weights import default_weights_dir, weights_file_name
+from trainer.training.progress import image_loading_counter, no_report
 
 
 def _train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: object = None) -> FitState:
@@ -62,7 +63,7 @@ class ImageTask:
         self.features: dict[str, np.ndarray] = {}
         self.issues: list[DataIssue] | None = None
 
-    def load_data(self) -> ImageSet:
+    def load_data(self, report: Report = no_report) -> ImageSet:
         return load_image_set(
             store=self.store,
             manifest_key=self.spec.manifest_key,
@@ -70,6 +71,7 @@ class ImageTask:
             seed=self.config.seed,
             exclude=self.config.exclude,
             min_shorter_side=self.config.resize,
+            on_decoded=image_loading_counter(report),
         )
 
     def build_model(self, data: ImageSet, device: Device) -> ImageClassifier:

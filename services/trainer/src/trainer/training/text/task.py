@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 from common.contracts import TextCardPreprocessing, TrainingSpec
-from common.events import PhaseEvent
+from common.events import PhaseEvent, Report
 from common.store import ObjectStore
 from common.text import DEFAULT_MAX_CHARS, TextTokenizer, train_word_tokenizer, wordpiece_tokenizer
 from common.training_config import TextTrainConfig
@@ -23,6 +23,7 @@ from trainer.training.core.loop import FitState
 from trainer.training.core.task import ExportInputs, FinalModel, TaskOutputs
 from trainer.training.image.backbone_onnx import compose_with_head, load_or_export_backbone
 from trainer.training.image.quick import fit_head_lbfgs
+from trainer.training.progress import PhaseCounter, no_report
 from trainer.training.text import examples
 from trainer.training.text.data import TextSet, load_text_set
 from trainer.training.text.embeddings import (
@@ -51,14 +52,16 @@ class TextTask:
         self.embeddings: np.ndarray | None = None
         self._encoder_graph: bytes | None = None
 
-    def load_data(self) -> TextSet:
+    def load_data(self, report: Report = no_report) -> TextSet:
         config = self.config
+        steps = PhaseCounter(report, phase="loading", total=3, unit="steps")  # read, tokenizer, encode
         data = load_text_set(
             store=self.store,
             manifest_key=self.spec.manifest_key,
             val_fraction=config.data_split,
             seed=config.seed,
         )
+        steps.advance()
         if config.model == "minilm":
             self.tokenizer = wordpiece_tokenizer(
                 minilm_dir() / "tokenizer.json", max_length=config.max_length
@@ -71,7 +74,9 @@ class TextTask:
                 max_size=config.max_vocab_size,
                 max_length=config.max_length,
             )
+        steps.advance()
         self.ids = self.tokenizer.encode(data.texts)
+        steps.advance()
         return data
 
     def build_model(self, data: TextSet, device: Device) -> nn.Module:
