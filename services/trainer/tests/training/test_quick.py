@@ -48,7 +48,7 @@ def test_events_are_phases_then_epochs_in_order(quick_run):
     phases = [e["phase"] for e in quick_run.events if e["type"] == "phase"]
     assert phases[:3] == ["loading", "features", "training"]
     assert phases[-2:] == ["export", "artifacts"]
-    # Every phase counts to its end (images decoded, images through the backbone, steps, files).
+    # Every phase counts to its end (images decoded, images through the backbone, steps).
     finished = {
         (e["phase"], e["unit"])
         for e in quick_run.events
@@ -58,7 +58,7 @@ def test_events_are_phases_then_epochs_in_order(quick_run):
         ("loading", "images"),
         ("features", "images"),
         ("export", "steps"),
-        ("artifacts", "files"),
+        ("artifacts", "steps"),
     } <= finished
     last_epoch = quick_run.events.of("epoch")[-1]
     assert {"epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(last_epoch)
