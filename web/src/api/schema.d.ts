@@ -1947,10 +1947,23 @@ export interface components {
             filter_sizes: number[];
             /**
              * Finetune Probe Epochs
-             * @description minilm finetune: quick-head epochs before the encoder trains
+             * @description minilm finetune: start from the quick head (0: from a random head); with head 'sgd', its epochs before the encoder trains
              * @default 30
              */
             finetune_probe_epochs: number;
+            /**
+             * Head
+             * @description minilm quick (and finetune's start): 'lbfgs' fits the linear head to convergence on all cached features at once (logistic regression, about a second); 'sgd' trains it for `epochs` mini-batch epochs
+             * @default lbfgs
+             * @enum {string}
+             */
+            head: "lbfgs" | "sgd";
+            /**
+             * Head C
+             * @description lbfgs head: inverse L2 strength (scikit-learn's C) on standardised features
+             * @default 0.03
+             */
+            head_c: number;
             /**
              * Hidden Dim
              * @description lstm/gru hidden size
