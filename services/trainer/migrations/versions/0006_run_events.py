@@ -1,13 +1,13 @@
 """run events (the live stream, the logs tail) and the live progress of a run
 
-Revision ID: 0005
+Revision ID: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
