@@ -6,7 +6,6 @@ stream through; an unreachable inference service is a 503 that says so."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import threading
 import time
@@ -15,10 +14,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 import numpy as np
-import uvicorn
 from common.settings import LOCAL_INTERNAL_TOKEN
 from common.store import LocalStore
 from common.testing.ports import free_port
+from common.testing.serving import serve_in_loop
 from gateway.api.predictions import WHOLE_BYTES
 from gateway.main import create_app as create_gateway_app
 from gateway.settings import Settings as GatewaySettings
@@ -26,22 +25,6 @@ from inference.main import create_app as create_inference_app
 from inference.settings import Settings as InferenceSettings
 from inference.testing import RED, image_bytes, owner_headers, write_artifacts
 from PIL import Image
-
-
-@asynccontextmanager
-async def uvicorn_serving(app, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @asynccontextmanager
@@ -67,7 +50,7 @@ async def gateway_to_inference(tmp_path, **inference_settings) -> AsyncIterator[
         )
     )
     async with (
-        uvicorn_serving(inference, port),
+        serve_in_loop(inference, port),
         gateway.router.lifespan_context(gateway),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as internal,
         httpx.AsyncClient(transport=httpx.ASGITransport(gateway), base_url="http://gw", timeout=30) as public,

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 from common.clients import InferenceClient
 from common.db import create_engine, create_sessionmaker, upgrade_database
 from common.settings import LOCAL_INTERNAL_TOKEN
 from common.store import LocalStore, ObjectStore
 from common.testing.ports import free_port
+from common.testing.serving import serve_in_loop
 from inference.main import create_app as create_inference_app
 from inference.settings import Settings as InferenceSettings
 from onnx import TensorProto, helper, numpy_helper
@@ -142,18 +142,8 @@ async def serve_trainer_api(settings: TrainerSettings, *, engine, store) -> Asyn
     """The trainer app (no dispatcher of its own) on a real uvicorn server in this event loop."""
     app = create_trainer_app(settings, engine=engine, store=store, dispatch=False)
     port = int(settings.trainer_url.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
+    async with serve_in_loop(app, port):
         yield
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @asynccontextmanager
