@@ -65,9 +65,7 @@ class ServiceClient:
         try:
             response = await self._http.request(method, path, headers=self._headers(owner, headers), **kwargs)
         except httpx.TransportError as e:
-            raise ServiceUnavailable(
-                f"the {self.service} service is unreachable ({type(e).__name__}); retry shortly"
-            ) from e
+            raise self._unreachable(e) from e
         if response.status_code >= 400:
             raise _upstream_error(response, service=self.service)
         return response
@@ -89,14 +87,28 @@ class ServiceClient:
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as e:
-            raise ServiceUnavailable(
-                f"the {self.service} service is unreachable ({type(e).__name__}); retry shortly"
-            ) from e
+            raise self._unreachable(e) from e
         if response.status_code >= 400:
             await response.aread()
             await response.aclose()
             raise _upstream_error(response, service=self.service)
         return response
+
+    async def delete_if_present(self, path: str, *, owner: str) -> bool:
+        """DELETE ``path``; False when the callee answers 404 (already deleted, or another owner's),
+        so a retried or repeated delete is not an error. Any other error passes through."""
+        try:
+            await self.call("DELETE", path, owner=owner)
+        except UpstreamError as e:
+            if e.status_code == 404:
+                return False
+            raise
+        return True
+
+    def _unreachable(self, error: httpx.TransportError) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"the {self.service} service is unreachable ({type(error).__name__}); retry shortly"
+        )
 
 
 def _upstream_error(response: httpx.Response, *, service: str) -> UpstreamError:
@@ -125,13 +137,7 @@ class DatasetClient(ServiceClient):
 
     async def delete_dataset(self, *, owner: str, dataset_id: str) -> bool:
         """False when there was no such data set (already deleted, or another owner's)."""
-        try:
-            await self.call("DELETE", f"/datasets/{path_segment(dataset_id)}", owner=owner)
-        except UpstreamError as e:
-            if e.status_code == 404:
-                return False
-            raise
-        return True
+        return await self.delete_if_present(f"/datasets/{path_segment(dataset_id)}", owner=owner)
 
 
 class TrainerClient(ServiceClient):
@@ -156,13 +162,7 @@ class InferenceClient(ServiceClient):
 
     async def delete_model(self, *, owner: str, model_id: str) -> bool:
         """False when there was no such model (already deleted)."""
-        try:
-            await self.call("DELETE", f"/models/{path_segment(model_id)}", owner=owner)
-        except UpstreamError as e:
-            if e.status_code == 404:
-                return False
-            raise
-        return True
+        return await self.delete_if_present(f"/models/{path_segment(model_id)}", owner=owner)
 
     async def register_model(self, *, owner: str, body: ModelRegister) -> ModelOut:
         response = await self.call("POST", "/models", owner=owner, json=body.model_dump(mode="json"))
