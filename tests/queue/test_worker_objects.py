@@ -155,3 +155,34 @@ async def test_a_superseded_attempt_can_no_longer_write(world):
     refused = await send(world, a, first, "PUT", f"runs/{a}/checkpoint.pt", b"stale")
     assert refused.status_code == 409
     assert not world.store.exists(f"runs/{a}/checkpoint.pt")
+
+
+OBJECT_LIMIT = 1000
+
+
+async def in_chunks(body: bytes):
+    """No Content-Length: the trainer counts while reading."""
+    for start in range(0, len(body), 300):
+        yield body[start : start + 300]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_an_object_over_the_limit_is_a_413_and_nothing_is_written(tmp_path, declared):
+    async with open_world(
+        f"sqlite+aiosqlite:///{tmp_path / 'trainer.db'}", tmp_path, max_object_bytes=OBJECT_LIMIT
+    ) as world:
+        (a, token), _ = await claim_two(world)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=world.trainer_url) as http:
+
+            async def put(key: str, body: bytes) -> httpx.Response:
+                content = body if declared else in_chunks(body)
+                return await http.put(f"/internal/runs/{a}/objects/{key}", content=content, headers=headers)
+
+            whole = await put(f"runs/{a}/at-limit.bin", b"x" * OBJECT_LIMIT)
+            over = await put(f"runs/{a}/over.bin", b"x" * (OBJECT_LIMIT + 1))
+        assert whole.status_code == 204
+        assert world.store.get_bytes(f"runs/{a}/at-limit.bin") == b"x" * OBJECT_LIMIT
+        assert over.status_code == 413, over.text
+        assert f"at most {OBJECT_LIMIT} bytes" in over.json()["error"]["message"]
+        assert not world.store.exists(f"runs/{a}/over.bin")

@@ -148,8 +148,9 @@ async def serve_trainer_api(settings: TrainerSettings, *, engine, store) -> Asyn
 
 @asynccontextmanager
 async def open_world(
-    database_url: str, tmp: Path, *, store: ObjectStore | None = None
+    database_url: str, tmp: Path, *, store: ObjectStore | None = None, **api_settings
 ) -> AsyncIterator[World]:
+    """``api_settings`` override the trainer API's settings (not the dispatchers')."""
     await asyncio.to_thread(
         upgrade_database, migrations_dir=MIGRATIONS, url=database_url, version_table="alembic_version_trainer"
     )
@@ -181,7 +182,7 @@ async def open_world(
             trainer_url=trainer_url,
         )
         try:
-            async with serve_trainer_api(world.settings(), engine=engine, store=store):
+            async with serve_trainer_api(world.settings(**api_settings), engine=engine, store=store):
                 yield world
         finally:
             for dispatcher in world.dispatchers:

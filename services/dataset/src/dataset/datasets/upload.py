@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from common.bodies import TooLarge, capped_stream, refuse_declared_length
 from common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect
 
 FILE_FIELD = "file"
 MAX_FIELDS_BYTES = 64 * 1024  # every text field together
@@ -143,27 +143,30 @@ def _boundary(request: Request) -> bytes:
     return options[b"boundary"]
 
 
+def _upload_too_large(max_file_bytes: int) -> TooLarge:
+    # The body's cap includes the form's framing; the person sending it knows only the file's limit.
+    def error(declared: int | None) -> PayloadTooLarge:
+        size = "larger than that" if declared is None else f"{declared} bytes"
+        return PayloadTooLarge(
+            f"the limit is {max_file_bytes} bytes for the file and the request is {size}; "
+            "upload a smaller data set",
+            code="upload_too_large",
+        )
+
+    return error
+
+
 async def receive_upload(request: Request, *, destination: Path, max_file_bytes: int) -> ReceivedUpload:
     """Stream the request into ``destination``; raises 4xx errors. The caller removes the file."""
     boundary = _boundary(request)
     max_body = max_file_bytes + MAX_FIELDS_BYTES + _MULTIPART_SLACK
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_body:
-        raise PayloadTooLarge(
-            f"the request is {declared} bytes; the limit is {max_file_bytes} bytes for the file",
-            code="upload_too_large",
-        )
+    too_large = _upload_too_large(max_file_bytes)
+    refuse_declared_length(request, limit=max_body, too_large=too_large)
     state = _FormState(max_file_bytes=max_file_bytes)
     parser = MultipartParser(boundary, state.callbacks())
     sink = _FileSink(destination)
-    body_bytes = 0
     try:
-        async for chunk in request.stream():
-            body_bytes += len(chunk)
-            if body_bytes > max_body:
-                raise PayloadTooLarge(
-                    f"the request is larger than the {max_file_bytes} byte limit", code="upload_too_large"
-                )
+        async for chunk in capped_stream(request, limit=max_body, too_large=too_large):
             parser.write(chunk)
             if state.error is not None:
                 raise state.error
@@ -173,8 +176,6 @@ async def receive_upload(request: Request, *, destination: Path, max_file_bytes:
         parser.finalize()
     except MultipartParseError as e:
         raise BadRequest(f"the multipart body is malformed ({e}); send it as multipart/form-data") from e
-    except ClientDisconnect as e:
-        raise BadRequest("the upload was interrupted before it ended; send it again") from e
     finally:
         sink.close()
     if state.file_parts == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from common.bodies import TooLarge, capped_stream, refuse_declared_length
 from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -26,19 +27,21 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def _too_large(max_bytes: int) -> TooLarge:
+    def error(declared: int | None) -> UploadTooLarge:
+        if declared is None:
+            return UploadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
+        return UploadTooLarge(f"request body is {declared} bytes; the limit is {max_bytes}")
+
+    return error
+
+
 def _refuse_declared_length(request: Request, *, max_bytes: int) -> None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise UploadTooLarge(f"request body is {int(declared)} bytes; the limit is {max_bytes}")
+    refuse_declared_length(request, limit=max_bytes, too_large=_too_large(max_bytes))
 
 
-async def _capped(request: Request, *, max_bytes: int) -> AsyncIterator[bytes]:
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > max_bytes:
-            raise UploadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
-        yield chunk
+def _capped(request: Request, *, max_bytes: int) -> AsyncIterator[bytes]:
+    return capped_stream(request, limit=max_bytes, too_large=_too_large(max_bytes))
 
 
 async def _read_form_files(

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+from common.bodies import TooLarge, capped_stream, refuse_declared_length
 from common.deps import SessionDep, StoreDep
 from common.errors import AppError, BadRequest, Forbidden, NotFound, PayloadTooLarge
 from common.ids import ResourceId
@@ -131,9 +132,8 @@ async def put_object(
     key = checked_key(key)
     scope = await authorize(session, request, run_id=run_id, key=key, access="write")
     limit = request.app.state.settings.max_object_bytes
-    declared = request.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"{key!r} is {declared} bytes; a run's objects are at most {limit} bytes")
+    too_large = _object_too_large(key, limit)
+    refuse_declared_length(request, limit=limit, too_large=too_large)
     if scope.write_once(key) and await asyncio.to_thread(store.exists, key):
         # A shared cache entry is never replaced; the worker's copy is the same graph, so it goes on.
         return Response(status_code=204, headers={KEPT_HEADER: "existing"})
@@ -141,7 +141,7 @@ async def put_object(
     fd, path = tempfile.mkstemp(prefix="trainyard-object-")
     try:
         with os.fdopen(fd, "wb") as f:
-            await _spool(request, f, limit=limit, key=key)
+            await _spool(capped_stream(request, limit=limit, too_large=too_large), f)
         await asyncio.to_thread(store.put_file, key, path, content_type)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -158,13 +158,18 @@ async def put_object(
     return Response(status_code=204)
 
 
-async def _spool(request: Request, f, *, limit: int, key: str) -> None:
-    """The body to ``f`` in ~1 MiB writes off the event loop; refuses more than ``limit`` bytes."""
-    written, pending = 0, bytearray()
-    async for chunk in request.stream():
-        written += len(chunk)
-        if written > limit:
-            raise PayloadTooLarge(f"{key!r} is over {limit} bytes; a run's objects are at most that")
+def _object_too_large(key: str, limit: int) -> TooLarge:
+    def error(declared: int | None) -> PayloadTooLarge:
+        size = f"over {limit} bytes" if declared is None else f"{declared} bytes"
+        return PayloadTooLarge(f"{key!r} is {size}; a run's objects are at most {limit} bytes")
+
+    return error
+
+
+async def _spool(body: AsyncIterator[bytes], f) -> None:
+    """The body to ``f`` in ~1 MiB writes off the event loop."""
+    pending = bytearray()
+    async for chunk in body:
         pending += chunk
         if len(pending) >= CHUNK:
             await asyncio.to_thread(f.write, bytes(pending))
