@@ -14,6 +14,8 @@ from common.testing.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 # Services fail closed (production) unless told otherwise; the test harness says so explicitly, and the
 # processes the tests start inherit it. Tests of production behaviour pass environment="production".
 os.environ.setdefault("TRAINYARD_ENVIRONMENT", "test")
+# A trainer prepares its default backbone at start (torch, seconds of CPU); the tests that mean it say so.
+os.environ.setdefault("TRAINYARD_TRAINER_PREPARE_BACKBONES", "[]")
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,12 @@
 """The walking skeleton on real data: seconds from upload to a ready model, and predict latency.
 
-Starts the four services on embedded defaults in a temporary directory, uploads
-../shared/data/flowers-5x100.zip through the gateway, trains with the default (quick) recipe,
+Starts the four services on embedded defaults in a temporary directory and waits until the trainer
+has prepared its default backbone (what it does once per store, at its first start); then, on the
+clock, uploads ../shared/data/flowers-5x100.zip through the gateway, trains with the default (quick)
+recipe and waits for the ready model. Prints where the seconds went (the run's stored events), then
 mints a token and predicts every image of the zip one request at a time.
 
-    uv run python bench/slice.py [--zip PATH] [--requests N]
+    uv run python bench/slice.py [--zip PATH] [--requests N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ import _bench_path  # noqa: F401 - first: takes bench/ off sys.path (see bench/_
 # isort: split
 
 import argparse
+import json
 import platform
 import statistics
 import tempfile
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+from common.contracts import INTERNAL_TOKEN_HEADER
 from common.embedded import SERVICES, Stack
+from common.settings import LOCAL_INTERNAL_TOKEN
 from common.testing.ports import free_port
 
 DEFAULT_ZIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "flowers-5x100.zip"
@@ -33,20 +39,74 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def wait_for_preparation(stack: Stack, *, within_s: float = 600) -> dict:
+    """What the trainer prepares at its first start (the default backbone), once it is over."""
+    deadline = time.monotonic() + within_s
+    headers = {INTERNAL_TOKEN_HEADER: LOCAL_INTERNAL_TOKEN}
+    while True:
+        state = (
+            httpx.get(f"{stack.url('trainer')}/admin/backbones", headers=headers).raise_for_status().json()
+        )
+        if state["ready"] or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+def run_events(api: httpx.Client, run_id: str) -> list[tuple[float, dict]]:
+    """The run's stored events (its stream replays them all once the run is over): (epoch s, event)."""
+    events = []
+    with api.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                data = json.loads(line[len("data: ") :])
+                events.append((datetime.fromisoformat(data["at"]).timestamp(), data["event"]))
+    return events
+
+
+def label(event: dict) -> str:
+    kind = event["type"]
+    if kind == "state":
+        return f"state {event['status']}"
+    if kind == "phase":
+        return f"phase {event['phase']}"
+    if kind == "log":
+        return f"log: {event['message'][:70]}"
+    if kind in ("epoch", "progress"):
+        return ""
+    return kind
+
+
+def breakdown(events: list[tuple[float, dict]], *, start: float, ready: float) -> list[str]:
+    """Seconds since the upload began at which each stored event happened (trainer clock, same host)."""
+    lines, last = [], None
+    for at, event in events:
+        name = label(event)
+        if name and name != last:
+            lines.append(f"  {at - start:6.2f} s  {name}")
+            last = name
+    lines.append(f"  {ready - start:6.2f} s  the client sees the run succeeded")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument(
+        "--keep", type=Path, help="an empty directory for the stack's data and logs, kept afterwards"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(
-            ports={s: free_port() for s in SERVICES}, data_dir=Path(tmp), log_dir=Path(tmp) / "logs"
-        )
+        data_dir = args.keep or Path(tmp)
+        if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+            parser.error(f"--keep {args.keep} is not empty: a fresh stack starts from nothing")
+        stack = Stack(ports={s: free_port() for s in SERVICES}, data_dir=data_dir, log_dir=data_dir / "logs")
         stack.start()
         try:
+            preparation = wait_for_preparation(stack)
             with httpx.Client(base_url=stack.gateway_url, timeout=600) as api:
-                t0 = time.perf_counter()
+                t0, wall0 = time.perf_counter(), time.time()
                 upload = api.post(
                     "/api/datasets",
                     files={"file": (args.zip.name, args.zip.read_bytes())},
@@ -60,6 +120,7 @@ def main() -> None:
                     run = api.get(f"/api/runs/{run['id']}").json()
                 t_ready = time.perf_counter() - t0
                 assert run["status"] == "succeeded", run
+                trace = breakdown(run_events(api, run["id"]), start=wall0, ready=wall0 + t_ready)
                 token = api.post(f"/api/models/{run['model_id']}/tokens").json()["token"]
                 headers = {"Authorization": f"Bearer {token}"}
 
@@ -81,8 +142,13 @@ def main() -> None:
 
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     print(f"data set: {args.zip.name}")
+    for b in preparation["backbones"]:
+        took = f"{b['seconds']:.1f} s" if b["seconds"] is not None else "found"
+        print(f"before the clock, at the trainer's first start: {b['backbone']} {b['state']} ({took})")
     print(f"upload + validation: {t_upload:.1f} s")
     print(f"upload -> ready model: {t_ready:.1f} s (quick mode, default config)")
+    print("where the seconds went (stored run events; phases from the worker, states from the trainer):")
+    print("\n".join(trace))
     print(f"validation accuracy: {run['val_accuracy']:.3f}")
     print(
         f"predict latency over {len(latencies)} sequential requests through the gateway: "

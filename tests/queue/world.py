@@ -79,7 +79,9 @@ class World:
         }
         return TrainerSettings(**(values | overrides))
 
-    def dispatcher(self, *, instance_id: str | None = None, **overrides) -> RunDispatcher:
+    def dispatcher(
+        self, *, instance_id: str | None = None, ready: asyncio.Event | None = None, **overrides
+    ) -> RunDispatcher:
         settings = self.settings(instance_id=instance_id or f"trainer-{uuid.uuid4().hex[:6]}", **overrides)
         dispatcher = RunDispatcher(
             settings=settings,
@@ -87,6 +89,7 @@ class World:
             store=self.store,
             executor=LocalExecutor(settings=settings),
             inference=self.inference,
+            ready=ready,
         )
         self.dispatchers.append(dispatcher)
         return dispatcher

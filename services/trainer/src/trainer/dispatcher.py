@@ -39,8 +39,11 @@ class RunDispatcher:
         store: ObjectStore,
         executor: Executor,
         inference: InferenceClient,
+        ready: asyncio.Event | None = None,
     ) -> None:
+        """``ready``: launch nothing until it is set (the trainer's backbone preparation at start)."""
         self.settings = settings
+        self.ready = ready
         self.instance_id = settings.instance_id
         self.sessionmaker = sessionmaker
         self.store = store
@@ -48,9 +51,10 @@ class RunDispatcher:
         self.inference = inference
         self._unsettled: dict[tuple[str, int], Finished] = {}
         self._wake = asyncio.Event()
+        executor.on_attempt_end(self.wake)
 
     def wake(self) -> None:
-        """Tick now rather than at the next interval (a run was just queued here)."""
+        """Tick now rather than at the next interval (a run was just queued here, an attempt ended)."""
         self._wake.set()
 
     async def _sleep(self) -> None:
@@ -150,9 +154,12 @@ class RunDispatcher:
                     await self.executor.cancel(run_id, attempt, None)
 
     async def _launch_queued(self) -> None:
-        """Claim and launch queued runs while slots are free; none during maintenance (queued runs wait)."""
+        """Claim and launch queued runs while slots are free; none during maintenance nor while the default
+        backbone is being prepared (queued runs wait)."""
         if self.executor.free_slots() <= 0:
             return
+        if self.ready is not None and not self.ready.is_set():
+            return  # seconds, once per store: set (and a wake-up) when the preparation is over
         async with self.sessionmaker() as session:
             if await maintenance.is_on(session, settings=self.settings):
                 return

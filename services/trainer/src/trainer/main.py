@@ -16,6 +16,7 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trainer.admin.router import router as admin_router
+from trainer.backbone_preparation import BackbonePreparation
 from trainer.dispatcher import RunDispatcher
 from trainer.executors.base import Executor
 from trainer.executors.local import LocalExecutor
@@ -50,13 +51,16 @@ def create_app(
         app.state.datasets = DatasetClient(settings.dataset_url, **client_args)
         app.state.inference = InferenceClient(settings.inference_url, **client_args)
         executor = build_executor(settings)
+        app.state.preparation = BackbonePreparation(settings=settings, store=app.state.store)
         app.state.dispatcher = RunDispatcher(
             settings=settings,
             sessionmaker=app.state.sessionmaker,
             store=app.state.store,
             executor=executor,
             inference=app.state.inference,
+            ready=app.state.preparation.ready if dispatch else None,
         )
+        app.state.preparation.on_ready = app.state.dispatcher.wake
         app.state.retention = RetentionSweeper(
             settings=settings,
             sessionmaker=app.state.sessionmaker,
@@ -65,6 +69,7 @@ def create_app(
         )
         tasks = []
         if dispatch:
+            tasks.append(asyncio.create_task(app.state.preparation.run()))
             tasks.append(asyncio.create_task(app.state.dispatcher.run_forever()))
             if app.state.retention.enabled:
                 tasks.append(asyncio.create_task(app.state.retention.run_forever()))

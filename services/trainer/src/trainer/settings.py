@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from common.settings import ServiceSettings, load_settings
+from common.training_config import Backbone, ImageTrainConfig
 from pydantic import Field, model_validator
 
 from trainer.executors.kubernetes.settings import KubernetesSettings
@@ -70,6 +71,17 @@ class Settings(ServiceSettings):
     )
     retention_interval_s: float = Field(300, gt=0, description="how often each replica sweeps expired runs")
     weights_dir: Path | None = Field(None, description="directory of torchvision ImageNet weight files")
+    prepare_backbones: list[Backbone] = Field(
+        default_factory=lambda: [ImageTrainConfig().backbone],
+        description="backbones prepared in the object store at start, in the background, unless they are "
+        "already (graph, state, normalisation: quick runs on CPU then start without torch); [] = none",
+    )
+    prepare_image_size: int = Field(
+        ImageTrainConfig().image_size, ge=64, le=512, description="the input size they are prepared for"
+    )
+    prepare_timeout_s: float = Field(
+        600, gt=0, description="a preparation still running after this long is stopped; runs go on"
+    )
     max_object_bytes: int = Field(
         8 << 30, gt=0, description="the largest object a training process may write through its token"
     )

@@ -10,6 +10,7 @@ from common.maintenance import MaintenanceChange, MaintenanceState
 from fastapi import APIRouter, Header, Request
 
 from trainer.admin import maintenance
+from trainer.backbone_preparation import PreparationOut
 
 router = APIRouter(prefix="/admin", dependencies=[InternalDep], tags=["admin"])
 
@@ -31,3 +32,10 @@ async def set_maintenance(
     return await maintenance.change(
         session, body=body, by=(owner or "operator")[:64], settings=request.app.state.settings
     )
+
+
+@router.get("/backbones")
+async def get_backbone_preparation(request: Request) -> PreparationOut:
+    """The default backbones' preparation at this replica's start (``prepare_backbones``): whether it is
+    over, and each backbone's state."""
+    return request.app.state.preparation.out()

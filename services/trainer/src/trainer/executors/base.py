@@ -7,6 +7,7 @@ settles every attempt, so the local and Kubernetes paths end runs the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +45,11 @@ class Executor(Protocol):
 
     def free_slots(self) -> int:
         """How many more attempts this executor takes now."""
+        ...
+
+    def on_attempt_end(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (on the event loop) as soon as an attempt is seen to end, so the dispatcher
+        settles it at once instead of on its next tick. Registered once, by the dispatcher."""
         ...
 
     def tracked(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,16 @@ class LocalExecutor:
         self.command = list(settings.worker_command)
         self.work_dir = settings.data_dir.resolve() / "work"
         self._launched: dict[str, _Launched] = {}
+        self._wake: Callable[[], None] | None = None
+        self._exit_watches: set[asyncio.Task[None]] = set()
+
+    def on_attempt_end(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+
+    async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
+        await process.wait()
+        if self._wake is not None:
+            self._wake()
 
     def free_slots(self) -> int:
         return self.capacity - len(self._launched)
@@ -111,6 +122,9 @@ class LocalExecutor:
             out.close()
         run_id = launch.spec.run_id
         self._launched[run_id] = _Launched(run_id, launch.attempt, process, log_path)
+        watch = asyncio.create_task(self._watch_exit(process))
+        self._exit_watches.add(watch)
+        watch.add_done_callback(self._exit_watches.discard)
         log.info("run %s attempt %d started as pid %d", run_id, launch.attempt, process.pid)
         return str(process.pid)
 
@@ -159,6 +173,8 @@ class LocalExecutor:
         log.warning("killed orphan training process %s of run %s", ref, run_id)
 
     async def shutdown(self) -> None:
+        for watch in list(self._exit_watches):
+            watch.cancel()
         for launched in self._launched.values():
             if launched.process.returncode is None:
                 launched.process.terminate()

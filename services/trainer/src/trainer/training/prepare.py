@@ -1,8 +1,8 @@
 """``python -m trainer.training.prepare [--backbone NAME ...] [--image-size 224]``: prepare pretrained
 backbones in the configured object store (graph, state dict, normalisation; ``image/backbone_onnx.py``),
-so that quick runs on CPU start without torch. Once per install and backbone; idempotent. The trainer
-service runs it for the default backbone in the background at start; the first torch run of a
-backbone does it too.
+so that quick runs on CPU start without torch. Once per store and backbone; idempotent. The trainer
+service runs it for its ``prepare_backbones`` in the background at start, unless they are prepared
+(``trainer.backbone_preparation``); the first torch run of a backbone does it too.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubernetes import client, config, watch
@@ -96,17 +97,27 @@ class KubernetesExecutor:
         self._stop = threading.Event()
         self._watch: watch.Watch | None = None
         self._thread: threading.Thread | None = None
+        self._wake: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def on_attempt_end(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
 
     # -- the watch -------------------------------------------------------------------------------
 
     def _ensure_watching(self) -> None:
+        self._loop = asyncio.get_running_loop()  # called from launch and adopt, on the event loop
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch_forever, name="job-watch", daemon=True)
             self._thread.start()
 
     def _observe(self, event_type: str, job: client.V1Job) -> None:
+        state = job_state(event_type, job)
         with self._lock:
-            self._states[job.metadata.name] = job_state(event_type, job)
+            self._states[job.metadata.name] = state
+        # From the watch thread: the dispatcher settles the Job's run now rather than on its next tick.
+        if state.ended and self._wake is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake)
 
     def _watch_forever(self) -> None:
         selector = manifests.instance_selector(self.instance_id)
