@@ -75,7 +75,7 @@ def test_numpy_loss_is_torchs_cross_entropy(weights, smoothing):
     )
 
 
-def test_quick_run_on_a_prepared_backbone_never_imports_torch(quick_run, tmp_path):
+def test_quick_run_on_a_prepared_backbone_imports_neither_torch_nor_matplotlib(quick_run, tmp_path):
     # quick_run (the torch path) prepared efficientnet_lite0 at 64 px in this store on its way.
     script = textwrap.dedent(
         f"""
@@ -85,12 +85,13 @@ def test_quick_run_on_a_prepared_backbone_never_imports_torch(quick_run, tmp_pat
         from trainer.training import run_training
         spec = TrainingSpec.model_validate_json({make_spec("quick-cpu-1").model_dump_json()!r})
         result = run_training(spec, store=LocalStore({str(quick_run.store.root)!r}), report=lambda e: None)
-        print(json.dumps({{"torch": "torch" in sys.modules, "acc": result.val_accuracy}}))
+        imported = {{name: name in sys.modules for name in ("torch", "matplotlib")}}
+        print(json.dumps({{**imported, "acc": result.val_accuracy}}))
         """
     )
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
     outcome = json.loads(out.stdout.strip().splitlines()[-1])
-    assert outcome == {"torch": False, "acc": quick_run.result.val_accuracy}
+    assert outcome == {"torch": False, "matplotlib": False, "acc": quick_run.result.val_accuracy}
 
 
 def test_quick_cpu_model_pt_is_the_classifier_the_onnx_model_computes(quick_run):

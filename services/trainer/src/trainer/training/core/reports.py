@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-import matplotlib
+import numpy as np
+from common.store import ObjectStore
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from common.store import ObjectStore  # noqa: E402
+from trainer.training.core.confusion import confusion_png
+from trainer.training.core.curves import curves_png
 
 
 def put_json(store: ObjectStore, key: str, value: Any) -> str:
@@ -19,11 +17,8 @@ def put_json(store: ObjectStore, key: str, value: Any) -> str:
     return key
 
 
-def put_figure(store: ObjectStore, key: str, figure: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    store.put_bytes(key, buffer.getvalue(), content_type="image/png")
+def put_png(store: ObjectStore, key: str, png: bytes) -> str:
+    store.put_bytes(key, png, content_type="image/png")
     return key
 
 
@@ -47,59 +42,6 @@ def per_class_scores(matrix: np.ndarray, classes: list[str]) -> dict[str, dict[s
     }
 
 
-def curves_figure(history: list[dict[str, Any]]) -> plt.Figure:
-    """Accuracy and loss of every phase of a run (e.g. a fine-tuning run's probe, then its epochs), one
-    point per row; a dashed line and the phase's name where a phase starts. A head fitted by L-BFGS
-    has one row per iteration, up to convergence."""
-    steps = list(range(1, len(history) + 1))
-    figure, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    starts = [k for k, row in enumerate(history) if k == 0 or row.get("stage") != history[k - 1].get("stage")]
-    for ax, metric, title in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
-        for split, label in (("train", "train"), ("val", "validation")):
-            points = [(x, row.get(f"{split}_{metric}")) for x, row in zip(steps, history, strict=True)]
-            points = [(x, y) for x, y in points if y is not None]
-            if points:
-                ax.plot(*zip(*points, strict=True), label=label, marker="." if len(points) < 30 else None)
-        for k in starts:
-            if len(starts) > 1:
-                ax.axvline(steps[k] - 0.5, color="grey", linestyle="--", linewidth=0.8)
-            ax.annotate(
-                str(history[k].get("stage", "")),
-                (steps[k], 1.0),
-                xycoords=("data", "axes fraction"),
-                va="top",
-                fontsize=8,
-                color="grey",
-            )
-        ax.set_xlabel("step (L-BFGS iteration for a fitted head, else epoch)")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    return figure
-
-
-def confusion_figure(matrix: np.ndarray, classes: list[str]) -> plt.Figure:
-    side = min(max(4.0, 0.6 * len(classes) + 2), 20.0)
-    figure, ax = plt.subplots(figsize=(side, side), layout="constrained")
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if len(classes) <= 25:
-        threshold = matrix.max() / 2 if matrix.size else 0
-        for (row, col), count in np.ndenumerate(matrix):
-            ax.text(
-                col,
-                row,
-                str(count),
-                ha="center",
-                va="center",
-                color="white" if count > threshold else "black",
-            )
-    return figure
-
-
 def write_reports(
     *,
     store: ObjectStore,
@@ -112,9 +54,9 @@ def write_reports(
     """curves.png, confusion_matrix.{png,json}, per_class.json; name -> key."""
     matrix = confusion_matrix(labels, logits.argmax(1), len(classes))
     return {
-        "curves.png": put_figure(store, prefix + "curves.png", curves_figure(history)),
-        "confusion_matrix.png": put_figure(
-            store, prefix + "confusion_matrix.png", confusion_figure(matrix, classes)
+        "curves.png": put_png(store, prefix + "curves.png", curves_png(history)),
+        "confusion_matrix.png": put_png(
+            store, prefix + "confusion_matrix.png", confusion_png(matrix, classes)
         ),
         "confusion_matrix.json": put_json(
             store,
