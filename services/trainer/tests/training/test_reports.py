@@ -96,8 +96,9 @@ def test_curves_leave_out_a_series_without_values():
         ),
         ([{"stage": "head", "val_acc": None, "val_loss": "n/a"}, {"stage": "head", "val_acc": 0.5}], True),
         ([{"val_acc": np.float32(0.7), "val_loss": np.float64(0.2)}, {"val_acc": float("nan")}], True),
+        ([{"stage": "head", "train_loss": 1e300, "val_loss": -1e300, "val_acc": 1.5}], True),
     ],
-    ids=["empty", "one-row", "nan-and-inf", "none-and-text", "numpy-scalars"],
+    ids=["empty", "one-row", "nan-and-inf", "none-and-text", "numpy-scalars", "huge-and-out-of-range"],
 )
 def test_curves_draw_what_is_finite_and_skip_the_rest(history, validation_drawn):
     image = decode(curves_png(history))

@@ -14,14 +14,16 @@ INK, MUTED, GRID, FRAME, BOUNDARY = "#222222", "#6b6b6b", "#ececec", "#b5b5b5", 
 SERIES = (("train", "train", "#1f77b4"), ("val", "validation", "#e8710a"))
 MARKERS_UP_TO = 30  # points per series drawn as dots as well as a line
 MARGIN = 16
+PLOTTABLE = 1e12  # |value| beyond this is left out, as NaN is
 
 
 def _number(value: Any) -> float | None:
-    """A finite float, or None for a missing, non-numeric, NaN or infinite value."""
+    """A plottable float, or None for a missing, non-numeric, NaN, infinite or astronomically large value
+    (a diverged loss of 1e300 would leave no room on the axis for anything else, nor for its limits)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     value = float(value)
-    return value if math.isfinite(value) else None
+    return value if abs(value) <= PLOTTABLE else None
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,9 @@ def _y_axis(values: list[float], *, fraction: bool) -> _Axis:
     low, high = min(values), max(values)
     pad = max((high - low) * 0.08, 0.02 if fraction else max(abs(high) * 0.05, 1e-3))
     low, high = low - pad, high + pad
-    if fraction or min(values) >= 0:
+    if min(values) >= 0:
         low = max(low, 0.0)
-    if fraction:
+    if fraction and max(values) <= 1:
         high = min(high, 1.0)
     step = nice_step(high - low, 5)
     low, high = math.floor(low / step + 1e-9) * step, math.ceil(high / step - 1e-9) * step
