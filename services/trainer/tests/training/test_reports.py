@@ -19,7 +19,7 @@ from trainer.training.core.confusion import (
     confusion_png,
     matrix_layout,
 )
-from trainer.training.core.curves import BOUNDARY, SERIES, curves_png, phases
+from trainer.training.core.curves import BOUNDARY, SERIES, curves_png, phases, series_summary
 from trainer.training.core.drawing import text_width
 
 TRAIN, VALIDATION = (colour for _, _, colour in SERIES)
@@ -117,6 +117,20 @@ def test_curves_mark_where_each_phase_starts():
     columns = dashed_columns(decode(curves_png(FINETUNE)))
     assert any(x < 480 for x in columns) and any(x >= 480 for x in columns)  # in both panels
     assert dashed_columns(decode(curves_png(lbfgs(23)))) == set()  # one phase, no boundary
+
+
+@pytest.mark.parametrize(
+    ("train", "val", "fraction", "expected"),
+    [
+        ([(1, 0.5)], [(1, 0.8), (2, 0.93), (3, 0.92)], True, "validation: last 92.0%, best 93.0% at step 2"),
+        ([(1, 0.5)], [(1, 0.4), (2, 0.31)], False, "validation: last 0.31"),
+        ([(1, 0.5), (2, 0.2), (3, 0.25)], [], False, "train: last 0.25, lowest 0.2 at step 2"),
+        ([], [], True, ""),
+    ],
+)
+def test_each_panel_titles_its_last_and_best_value(train, val, fraction, expected):
+    lines = {"train": [train] if train else [], "val": [val] if val else []}
+    assert series_summary(lines, fraction=fraction) == expected
 
 
 def brightness(image: Image.Image, x: int, y: int) -> float:

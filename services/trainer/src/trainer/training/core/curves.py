@@ -8,7 +8,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from trainer.training.core.drawing import Canvas, decimals, nice_step, text_width, ticks
+from trainer.training.core.drawing import Canvas, decimals, fit, nice_step, text_width, ticks
 
 INK, MUTED, GRID, FRAME, BOUNDARY = "#222222", "#6b6b6b", "#ececec", "#b5b5b5", "#8c8c8c"
 SERIES = (("train", "train", "#1f77b4"), ("val", "validation", "#e8710a"))
@@ -100,6 +100,23 @@ def _series(history: list[dict[str, Any]], key: str, cuts: set[int]) -> list[lis
     return [run for run in runs if run]
 
 
+def series_summary(lines: dict[str, list[list[tuple[int, float]]]], *, fraction: bool) -> str:
+    """The validation series' last value and its best (the train series' where there is no validation)."""
+    key, label = ("val", "validation") if lines["val"] else ("train", "train")
+    points = [point for run in lines[key] for point in run]
+    if not points:
+        return ""
+    best = max(points, key=lambda p: p[1]) if fraction else min(points, key=lambda p: p[1])
+
+    def show(value: float) -> str:
+        return f"{value:.1%}" if fraction else f"{value:.4g}"
+
+    text = f"{label}: last {show(points[-1][1])}"
+    if best[0] != points[-1][0]:
+        text += f", {'best' if fraction else 'lowest'} {show(best[1])} at step {best[0]}"
+    return text
+
+
 def _phase_label_rows(
     spans: list[tuple[float, str]], *, left: float, right: float
 ) -> list[tuple[float, int, str]]:
@@ -145,7 +162,12 @@ def _panel(
     def to_y(value: float) -> float:
         return plot_bottom - (value - y.low) / (y.high - y.low) * (plot_bottom - plot_top)
 
-    canvas.text((left, top), title, size=13, fill=INK)
+    width = canvas.text((left, top), title, size=13, fill=INK)
+    summary = series_summary(lines, fraction=metric == "acc")
+    if summary:
+        canvas.text(
+            (left + width + 10, top + 2), fit(summary, 11, right - left - width - 10), size=11, fill=MUTED
+        )
     for mark, label in zip(y.ticks, y.labels, strict=True):
         canvas.line([(plot_left, to_y(mark)), (right, to_y(mark))], GRID, snap=True)
         canvas.text((plot_left - 6, to_y(mark)), label, size=11, fill=MUTED, anchor="rm")
