@@ -11,8 +11,8 @@ import pytest
 from trainer.dispatcher import RunDispatcher
 from trainer.executors.kubernetes.executor import KubernetesExecutor
 from trainer.executors.kubernetes.manifests import job_name
+from trainer.runs import purge, service
 from trainer.runs import repository as repo
-from trainer.runs import service
 from trainer.testing.fake_kubernetes import fake_kubernetes
 
 from tests.queue.test_settling import write_model
@@ -141,6 +141,44 @@ async def test_cancelling_a_run_deletes_its_job(cluster, world):
     assert cluster.cluster.get("jobs", NS, name) is None
     assert cluster.cluster.get("secrets", NS, name) is None
     assert (await world.run(run_id)).status == "cancelled"
+
+
+async def test_deleting_a_run_deletes_the_jobs_of_all_its_attempts_from_any_instance(cluster, world):
+    dispatcher = k8s_dispatcher(cluster, world, max_attempts=2)
+    run_id, other = await world.add_runs(2)
+    await dispatcher.tick()
+    first = job_name(run_id, 1)
+    cluster.cluster.start(first, namespace=NS)
+    cluster.cluster.fail(first, namespace=NS, exit_code=137, reason="PodFailurePolicy", log="OOMKilled")
+
+    async def second_job() -> bool:
+        await dispatcher.tick()
+        return cluster.cluster.get("jobs", NS, job_name(run_id, 2)) is not None
+
+    await until(second_job)
+    assert cluster.cluster.get("jobs", NS, first) is not None  # an ended Job stays until its TTL
+    api_replica = k8s_dispatcher(cluster, world, instance_id="trainer-api").executor
+    async with world.maker() as session:
+        run = await repo.get_run(session, run_id=run_id)
+        await purge.delete_runs(
+            session,
+            runs=[run],
+            store=world.store,
+            inference=world.inference,
+            executor=api_replica,
+            reason="deleted by the user",
+        )
+    for attempt in (1, 2):
+        assert cluster.cluster.get("jobs", NS, job_name(run_id, attempt)) is None
+        assert cluster.cluster.get("secrets", NS, job_name(run_id, attempt)) is None
+    assert cluster.cluster.get("jobs", NS, job_name(other, 1)) is not None
+
+    async def let_go() -> bool:
+        await dispatcher.tick()
+        return run_id not in dispatcher.executor.tracked()
+
+    await until(let_go)
+    await api_replica.forget(run_id)  # nothing left: no error
 
 
 async def test_a_restarted_trainer_adopts_its_running_job(cluster, world):

@@ -1,5 +1,6 @@
 """The runs API on Postgres, with the real dataset and inference apps: idempotent creation under a
-burst of identical requests, and delete taking the run's artifacts and model with it."""
+burst of identical requests, and delete taking the run's artifacts, its model and the local executor's
+work dir (spec, log) with it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from common.contracts import INTERNAL_TOKEN_HEADER, OWNER_HEADER
 from dataset.testing.app import INTERNAL_TOKEN, make_settings, post_dataset, serve
 from PIL import Image
 from sqlalchemy import func, select
+from trainer.executors.local import LocalExecutor
 from trainer.main import create_app
 from trainer.runs.models import Run
 
@@ -102,13 +104,37 @@ async def test_deleting_a_run_removes_its_artifacts_and_its_model(api):
     await dispatcher.tick()
     run = (await client.get(f"/runs/{run_id}")).json()
     assert run["status"] == "succeeded" and run["model_id"]
+    work = world.tmp / "work" / run_id
+    assert {p.name for p in work.iterdir()} == {"spec-1.json", "attempt-1.log"}
 
     assert (await client.delete(f"/runs/{run_id}")).status_code == 204
     assert (await client.get(f"/runs/{run_id}")).status_code == 404
     assert list(world.store.list(f"runs/{run_id}/")) == []
+    assert not work.exists()
     gone = await world.inference.call("GET", "/models", owner="alice")
     assert gone.json()["total"] == 0
     assert (await client.delete(f"/runs/{run_id}")).status_code == 404
+
+
+async def test_a_run_deleted_by_a_replica_on_another_host_loses_its_work_dir_when_its_attempt_ends(api):
+    client, world, dataset_id = api
+    run_id = (await client.post("/runs", json={"dataset_id": dataset_id})).json()["id"]
+    dispatcher = world.dispatcher(instance_id="a", worker_command=["-c", "import time; time.sleep(60)"])
+    await dispatcher.tick()
+    work = world.tmp / "work" / run_id
+    assert work.exists()
+    app = client._transport.app
+    app.state.executor = LocalExecutor(settings=world.settings(data_dir=world.tmp / "other-host"))
+
+    assert (await client.delete(f"/runs/{run_id}")).status_code == 204
+    assert work.exists()  # out of the deleting replica's reach
+    for _ in range(100):
+        await dispatcher.tick()  # stops the attempt, then finds its run gone
+        if not work.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not work.exists()
+    assert dispatcher.executor.tracked() == {}
 
 
 class FailingDeletes:
@@ -140,6 +166,8 @@ async def test_a_data_set_purge_cut_short_hides_its_runs_and_a_retry_finishes_it
     assert (await client.get(f"/runs/{run_ids[0]}")).json()["model_id"]
     assert [(await client.get(f"/runs/{r}")).json()["status"] for r in run_ids[1:]] == ["running", "queued"]
 
+    assert {p.name for p in (world.tmp / "work").iterdir()} == set(run_ids[:2])
+
     app = client._transport.app
     app.state.store = FailingDeletes(world.store, failures=1)
     cut_short = await client.delete(f"/datasets/{dataset_id}/runs")
@@ -152,6 +180,7 @@ async def test_a_data_set_purge_cut_short_hides_its_runs_and_a_retry_finishes_it
     finished = await client.delete(f"/datasets/{dataset_id}/runs")
     assert finished.json() == {"deleted": 3}
     assert list(world.store.list("runs/")) == []
+    assert list((world.tmp / "work").iterdir()) == []  # the two that ran had their spec and log there
     assert (await world.inference.call("GET", "/models", owner="alice")).json()["total"] == 0
     async with world.maker() as session:
         assert (await session.execute(select(func.count()).select_from(Run))).scalar_one() == 0

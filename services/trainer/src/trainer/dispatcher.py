@@ -108,7 +108,9 @@ class RunDispatcher:
             try:
                 async with self.sessionmaker() as session:
                     run = await repo.get_run(session, run_id=finished.run_id)
-                    if run is not None:
+                    if run is None:  # deleted meanwhile: nothing of it stays here either
+                        await self.executor.forget(finished.run_id)
+                    else:
                         await self._settle(session, run, finished)
                     await session.commit()
             except Exception:  # noqa: BLE001 - whatever failed, the attempt stays pending for the next tick

@@ -50,7 +50,7 @@ def create_app(
         client_args = {"internal_token": settings.internal_token, "timeout": settings.http_timeout_s}
         app.state.datasets = DatasetClient(settings.dataset_url, **client_args)
         app.state.inference = InferenceClient(settings.inference_url, **client_args)
-        executor = build_executor(settings)
+        app.state.executor = executor = build_executor(settings)
         app.state.preparation = BackbonePreparation(settings=settings, store=app.state.store)
         app.state.dispatcher = RunDispatcher(
             settings=settings,
@@ -66,6 +66,7 @@ def create_app(
             sessionmaker=app.state.sessionmaker,
             store=app.state.store,
             inference=app.state.inference,
+            executor=executor,
         )
         tasks = []
         if dispatch:

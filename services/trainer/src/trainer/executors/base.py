@@ -72,4 +72,9 @@ class Executor(Protocol):
         """Track an attempt launched by an earlier instance of this trainer; False when it is gone."""
         ...
 
+    async def forget(self, run_id: str) -> None:
+        """Remove whatever this executor keeps of a deleted run, on any instance: the local work dir (specs,
+        logs), the Kubernetes Jobs of every attempt (with their pods and token Secrets). Idempotent."""
+        ...
+
     async def shutdown(self) -> None: ...

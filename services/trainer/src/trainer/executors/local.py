@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -130,11 +131,21 @@ class LocalExecutor:
 
     def _write_spec(self, launch: Launch) -> tuple[Path, Path]:
         # The spec path names the run, so an orphan process is recognisable by its command line.
-        run_dir = self.work_dir / launch.spec.run_id
+        run_dir = self.run_dir(launch.spec.run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         spec_path = run_dir / f"spec-{launch.attempt}.json"
         spec_path.write_text(launch.spec.model_dump_json(indent=2))
         return spec_path, run_dir / f"attempt-{launch.attempt}.log"
+
+    def run_dir(self, run_id: str) -> Path:
+        """``<data dir>/work/<run id>/``: the specs and logs of the run's attempts."""
+        if not run_id or Path(run_id).name != run_id or run_id in (".", ".."):
+            raise ValueError(f"not a run id: {run_id!r}")
+        return self.work_dir / run_id
+
+    async def forget(self, run_id: str) -> None:
+        # An attempt still running keeps writing to its unlinked log until the dispatcher stops it.
+        await asyncio.to_thread(shutil.rmtree, self.run_dir(run_id), ignore_errors=True)
 
     def log_path(self, run_id: str, attempt: int) -> Path:
         return self.work_dir / run_id / f"attempt-{attempt}.log"

@@ -10,7 +10,8 @@ simply calling again (every step is idempotent):
    (its worker's token stops working at once, so it can write no more objects), and ``deleted_at`` is
    set; committed, so the run is gone for its owner (404) from here on;
 2. per run, ``service.purge_run`` (shared with the retention sweeper): its model in the inference
-   service, then its objects, then its row; committed per run, so a retry picks up where it stopped.
+   service, then its objects, then what its executor kept (work dir, Jobs), then its row; committed per
+   run, so a retry picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from common.clients import InferenceClient
 from common.store import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trainer.executors.base import Executor
 from trainer.runs import repository as repo
 from trainer.runs import service
 from trainer.runs.models import Run
@@ -30,7 +32,13 @@ log = logging.getLogger(__name__)
 
 
 async def delete_runs(
-    session: AsyncSession, *, runs: Sequence[Run], store: ObjectStore, inference: InferenceClient, reason: str
+    session: AsyncSession,
+    *,
+    runs: Sequence[Run],
+    store: ObjectStore,
+    inference: InferenceClient,
+    executor: Executor,
+    reason: str,
 ) -> int:
     """Delete ``runs`` and everything derived from them; returns how many rows were removed. Commits."""
     if not runs:
@@ -49,7 +57,7 @@ async def delete_runs(
             continue
         if await _stop(session, run, reason=reason):
             await session.commit()
-        await service.purge_run(session, run, store=store, inference=inference)
+        await service.purge_run(session, run, store=store, inference=inference, executor=executor)
         await session.commit()
         removed += 1
         log.info("deleted run %s (%s)", run_id, reason)
@@ -57,11 +65,19 @@ async def delete_runs(
 
 
 async def delete_owned_run(
-    session: AsyncSession, *, owner: str, run_id: str, store: ObjectStore, inference: InferenceClient
+    session: AsyncSession,
+    *,
+    owner: str,
+    run_id: str,
+    store: ObjectStore,
+    inference: InferenceClient,
+    executor: Executor,
 ) -> None:
     """``DELETE /runs/{id}``: 404 unless the caller's; then as ``delete_runs``."""
     run = await service.get_owned(session, owner=owner, run_id=run_id)
-    await delete_runs(session, runs=[run], store=store, inference=inference, reason="deleted by the user")
+    await delete_runs(
+        session, runs=[run], store=store, inference=inference, executor=executor, reason="deleted by the user"
+    )
 
 
 async def _stop(session: AsyncSession, run: Run, *, reason: str) -> bool:
@@ -75,11 +91,22 @@ async def _stop(session: AsyncSession, run: Run, *, reason: str) -> bool:
 
 
 async def delete_dataset_runs(
-    session: AsyncSession, *, owner: str, dataset_id: str, store: ObjectStore, inference: InferenceClient
+    session: AsyncSession,
+    *,
+    owner: str,
+    dataset_id: str,
+    store: ObjectStore,
+    inference: InferenceClient,
+    executor: Executor,
 ) -> int:
     """Every run of ``owner`` on the data set, with their models and objects (the data set's own objects
     and feature cache are the dataset service's to delete)."""
     runs = await repo.runs_of_dataset(session, owner=owner, dataset_id=dataset_id)
     return await delete_runs(
-        session, runs=runs, store=store, inference=inference, reason="its data set was deleted"
+        session,
+        runs=runs,
+        store=store,
+        inference=inference,
+        executor=executor,
+        reason="its data set was deleted",
     )

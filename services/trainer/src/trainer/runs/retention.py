@@ -1,9 +1,9 @@
 """The retention sweeper: finished runs past their time-to-live are removed with everything derived from
 them (``service.purge_run``: the model's registration and tokens, checkpoints, artifacts, model files,
-the row). Off by default; ``run_ttl_days`` covers runs without a model (failed, cancelled), and
-``model_ttl_days`` runs whose model is served. Every trainer replica sweeps; a run is locked (``SKIP
-LOCKED``) while one removes it, so two replicas never work on the same run, and a sweep interrupted
-midway leaves the row for the next one."""
+the executor's work dir or Jobs, the row). Off by default; ``run_ttl_days`` covers runs without a model
+(failed, cancelled), and ``model_ttl_days`` runs whose model is served. Every trainer replica sweeps; a
+run is locked (``SKIP LOCKED``) while one removes it, so two replicas never work on the same run, and a
+sweep interrupted midway leaves the row for the next one."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from common.clients import InferenceClient
 from common.store import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from trainer.executors.base import Executor
 from trainer.runs import repository as repo
 from trainer.runs import service
 from trainer.settings import Settings
@@ -31,8 +32,10 @@ class RetentionSweeper:
         sessionmaker: async_sessionmaker[AsyncSession],
         store: ObjectStore,
         inference: InferenceClient,
+        executor: Executor,
     ) -> None:
         self.settings = settings
+        self.executor = executor
         self.sessionmaker = sessionmaker
         self.store = store
         self.inference = inference
@@ -57,7 +60,9 @@ class RetentionSweeper:
                     run = await repo.lock_finished(session, run_id=run_id)
                     if run is None:
                         continue
-                    await service.purge_run(session, run, store=self.store, inference=self.inference)
+                    await service.purge_run(
+                        session, run, store=self.store, inference=self.inference, executor=self.executor
+                    )
                     await session.commit()
             except Exception:  # noqa: BLE001 - the row stays, so the next sweep tries again
                 log.exception("could not remove expired run %s yet", run_id)

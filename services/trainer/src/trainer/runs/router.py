@@ -80,7 +80,12 @@ async def delete_run(
 ) -> None:
     """The run, its artifacts and its model (whose tokens stop working); a running run is stopped."""
     await purge.delete_owned_run(
-        session, owner=owner, run_id=run_id, store=store, inference=request.app.state.inference
+        session,
+        owner=owner,
+        run_id=run_id,
+        store=store,
+        inference=request.app.state.inference,
+        executor=request.app.state.executor,
     )
 
 
@@ -91,7 +96,12 @@ async def delete_dataset_runs(
     """Every run of the caller on the data set, with its model and objects (``purge``); idempotent.
     The gateway calls it when the data set is deleted."""
     deleted = await purge.delete_dataset_runs(
-        session, owner=owner, dataset_id=dataset_id, store=store, inference=request.app.state.inference
+        session,
+        owner=owner,
+        dataset_id=dataset_id,
+        store=store,
+        inference=request.app.state.inference,
+        executor=request.app.state.executor,
     )
     return {"deleted": deleted}
 

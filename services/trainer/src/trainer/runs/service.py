@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trainer.admin import maintenance
+from trainer.executors.base import Executor
 from trainer.runs import event_log, live
 from trainer.runs import repository as repo
 from trainer.runs.models import Run
@@ -167,17 +168,19 @@ async def cancel_run(session: AsyncSession, *, owner: str, run_id: str) -> Run:
 
 
 async def purge_run(
-    session: AsyncSession, run: Run, *, store: ObjectStore, inference: InferenceClient
+    session: AsyncSession, run: Run, *, store: ObjectStore, inference: InferenceClient, executor: Executor
 ) -> None:
     """Remove everything derived from a run that is no longer running: its model's registration with the
     inference service (its tokens stop working), every object under its prefix (checkpoints, artifacts,
-    the model files), then its row and attempts (at the caller's commit). Idempotent: if anything
-    fails midway the row is still there and a second call finishes the job."""
+    the model files), what its executor kept (a local work dir, Kubernetes Jobs), then its row and
+    attempts (at the caller's commit). Idempotent: if anything fails midway the row is still there and a
+    second call finishes the job."""
     if run.artifacts_prefix != run_prefix(run.id):  # never a wider prefix than the run's own
         raise RuntimeError(f"run {run.id} has an unexpected artifacts prefix {run.artifacts_prefix!r}")
     if run.model_id:
         await inference.delete_model(owner=run.owner, model_id=run.model_id)
     await asyncio.to_thread(store.delete_prefix, run.artifacts_prefix)
+    await executor.forget(run.id)
     await repo.delete_run(session, run)
 
 

@@ -225,6 +225,17 @@ class KubernetesExecutor:
             if e.status != 404:
                 raise
 
+    async def forget(self, run_id: str) -> None:
+        """Delete the Jobs of every attempt of the run, whichever instance launched them (their pods go
+        with them, and their token Secrets, which the Jobs own)."""
+        selector = manifests.run_selector(run_id)
+        jobs = await asyncio.to_thread(
+            self.batch.list_namespaced_job, self.namespace, label_selector=selector
+        )
+        for job in jobs.items:
+            await self._delete_job(job.metadata.name)
+        self._tracked.pop(run_id, None)
+
     async def adopt(self, run_id: str, attempt: int, ref: str | None) -> bool:
         self._ensure_watching()
         name = ref or manifests.job_name(run_id, attempt)

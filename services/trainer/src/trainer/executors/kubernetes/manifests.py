@@ -103,6 +103,11 @@ def instance_selector(instance_id: str) -> str:
     return f"app.kubernetes.io/component={COMPONENT},{LABEL_INSTANCE}={label_value(instance_id)}"
 
 
+def run_selector(run_id: str) -> str:
+    """Every attempt's Job of one run, whichever instance launched it."""
+    return f"app.kubernetes.io/component={COMPONENT},{LABEL_RUN}={label_value(run_id)}"
+
+
 def _resources(resources: Resources) -> dict:
     requests = {"cpu": resources.cpu_request, "memory": resources.memory_request}
     limits: dict[str, str] = {}
