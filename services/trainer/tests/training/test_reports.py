@@ -124,6 +124,7 @@ def test_curves_mark_where_each_phase_starts():
     [
         ([(1, 0.5)], [(1, 0.8), (2, 0.93), (3, 0.92)], True, "validation: last 92.0%, best 93.0% at step 2"),
         ([(1, 0.5)], [(1, 0.4), (2, 0.31)], False, "validation: last 0.31"),
+        ([], [(1, 0.9201), (2, 0.92)], True, "validation: last 92.0%"),  # no best that reads the same
         ([(1, 0.5), (2, 0.2), (3, 0.25)], [], False, "train: last 0.25, lowest 0.2 at step 2"),
         ([], [], True, ""),
     ],

@@ -112,7 +112,7 @@ def series_summary(lines: dict[str, list[list[tuple[int, float]]]], *, fraction:
         return f"{value:.1%}" if fraction else f"{value:.4g}"
 
     text = f"{label}: last {show(points[-1][1])}"
-    if best[0] != points[-1][0]:
+    if show(best[1]) != show(points[-1][1]):
         text += f", {'best' if fraction else 'lowest'} {show(best[1])} at step {best[0]}"
     return text
 
