@@ -68,7 +68,7 @@ def _y_axis(values: list[float], *, fraction: bool) -> _Axis:
     if not values:
         return _Axis(0.0, 1.0, [], [])
     low, high = min(values), max(values)
-    pad = max((high - low) * 0.08, 0.02 if fraction else max(abs(high) * 0.05, 1e-3))
+    pad = max((high - low) * 0.08, 0.03 if fraction else max(abs(high) * 0.05, 1e-3))
     low, high = low - pad, high + pad
     if min(values) >= 0:
         low = max(low, 0.0)
@@ -120,12 +120,15 @@ def series_summary(lines: dict[str, list[list[tuple[int, float]]]], *, fraction:
 def _phase_label_rows(
     spans: list[tuple[float, str]], *, left: float, right: float
 ) -> list[tuple[float, int, str]]:
-    """Each phase's name at its start, moved down a row where it would overlap the one before."""
+    """Each phase's name just after its start (just before it where the plot ends first), moved down a
+    row where it would overlap the one before."""
     placed: list[tuple[float, int, str]] = []
     row_ends: list[float] = []
-    for x, name in spans:
+    for start, name in spans:
         width = text_width(name, 11)
-        x = min(max(x + 4, left + 4), right - width - 4)
+        x = max(start + 4, left + 4)
+        if x + width > right - 4:
+            x = max(start - 4 - width, left + 4)
         row = next((r for r, end in enumerate(row_ends) if x >= end + 8), len(row_ends))
         if row == len(row_ends):
             row_ends.append(x + width)
