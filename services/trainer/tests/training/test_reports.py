@@ -20,7 +20,7 @@ from trainer.training.core.confusion import (
     matrix_layout,
 )
 from trainer.training.core.curves import BOUNDARY, SERIES, curves_png, phases, series_summary
-from trainer.training.core.drawing import text_width
+from trainer.training.core.drawing import fit, text_width
 
 TRAIN, VALIDATION = (colour for _, _, colour in SERIES)
 
@@ -219,3 +219,16 @@ def test_write_reports_imports_no_matplotlib(tmp_path):
     assert outcome["matplotlib"] is False
     for name in ("curves.png", "confusion_matrix.png"):
         decode((tmp_path / outcome["keys"][name]).read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "expected"),
+    [("roses", 100, "roses"), ("", 10, ""), ("sunflowers", 1, "…"), ("a b c d e f g h i j k l", 40, None)],
+)
+def test_fit_cuts_text_to_its_width_with_an_ellipsis(text, width, expected):
+    cut = fit(text, 12, width)
+    if expected is not None:
+        assert cut == expected
+    else:
+        assert cut.endswith("…") and not cut.endswith(" …") and text.startswith(cut[:-1])
+        assert text_width(cut, 12) <= width < text_width(text, 12)

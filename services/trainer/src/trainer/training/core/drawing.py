@@ -25,15 +25,20 @@ FACES = ("DejaVuSans.ttf",)
 
 
 @functools.cache
-def font(size: int) -> Font:
-    """The report face at ``size`` logical px (FreeType, which Pillow's wheels ship; without it Pillow
-    falls back to a fixed bitmap face, and text is kept to Latin-1 for it)."""
-    for face in FACES:
+def face(px: int) -> Font:
+    """The report face, ``px`` pixels high, for text drawn straight onto an image (the example grids);
+    FreeType, which Pillow's wheels ship (without it Pillow falls back to a fixed bitmap face)."""
+    for name in FACES:
         try:
-            return ImageFont.truetype(face, size * SCALE)
+            return ImageFont.truetype(name, px)
         except OSError:
             continue
-    return ImageFont.load_default(size=size * SCALE)
+    return ImageFont.load_default(size=px)
+
+
+def font(size: int) -> Font:
+    """The face for a ``Canvas``: ``size`` logical px, drawn at ``SCALE`` times that."""
+    return face(size * SCALE)
 
 
 def _drawable(text: str, face: Font) -> str:

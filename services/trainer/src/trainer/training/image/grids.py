@@ -6,15 +6,12 @@ import io
 
 import numpy as np
 from common.store import ObjectStore
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from trainer.training.core.drawing import face, fit
 from trainer.training.core.reports import softmax
 
 GRID = 5
-
-
-def _fit(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def grid_image(
@@ -28,7 +25,7 @@ def grid_image(
     rows = max(1, -(-shown // columns))
     canvas = Image.new("RGB", (max(columns * cell, 300), rows * (cell + caption_h)), "white")
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=12)
+    font = face(12)  # with the report figures' face: accented and non-Latin class names draw
     if shown == 0:
         draw.text((10, 10), empty or "no images in this group", fill="black", font=font)
     for k, (image, (first, second)) in enumerate(zip(pixels[:shown], captions, strict=False)):
@@ -36,8 +33,10 @@ def grid_image(
         canvas.paste(
             Image.fromarray(image).resize((cell - 6, cell - 6), Image.BILINEAR), (x + 3, y + caption_h)
         )
-        draw.text((x + 3, y + 2), _fit(first), fill="black", font=font)
-        draw.text((x + 3, y + 15), _fit(second), fill="darkgreen" if ok else "firebrick", font=font)
+        draw.text((x + 3, y + 2), fit(first, 12, cell - 8), fill="black", font=font)
+        draw.text(
+            (x + 3, y + 15), fit(second, 12, cell - 8), fill="darkgreen" if ok else "firebrick", font=font
+        )
     buffer = io.BytesIO()
     canvas.save(buffer, "PNG")
     return buffer.getvalue()
