@@ -1,7 +1,8 @@
 """The walking skeleton on real data: seconds from upload to a ready model, and predict latency.
 
 Starts the four services on embedded defaults in a temporary directory and waits until the trainer
-has prepared its default backbone (what it does once per store, at its first start); then, on the
+has prepared its default backbone (what it does once per store, at its first start; meanwhile its
+executor starts the warm worker an idle trainer keeps); then, on the
 clock, uploads ../shared/data/flowers-5x100.zip through the gateway, trains with the default (quick)
 recipe and waits for the ready model. Prints where the seconds went (the run's stored events), then
 mints a token and predicts every image of the zip one request at a time.
@@ -145,6 +146,7 @@ def main() -> None:
     for b in preparation["backbones"]:
         took = f"{b['seconds']:.1f} s" if b["seconds"] is not None else "found"
         print(f"before the clock, at the trainer's first start: {b['backbone']} {b['state']} ({took})")
+    print("before the clock: the trainer idle, its warm worker waiting (TRAINYARD_TRAINER_LOCAL_WARM_WORKER)")
     print(f"upload + validation: {t_upload:.1f} s")
     print(f"upload -> ready model: {t_ready:.1f} s (quick mode, default config)")
     print("where the seconds went (stored run events; phases from the worker, states from the trainer):")

@@ -76,6 +76,7 @@ class World:
             "lease_s": 3.0,
             "heartbeat_s": 0.5,
             "log_json": False,
+            "local_warm_worker": False,  # each attempt its own fresh process; test_warm_worker turns it on
         }
         return TrainerSettings(**(values | overrides))
 

@@ -144,7 +144,24 @@ class Worker:
         }
 
 
+def await_handoff() -> list[str] | None:
+    """``--await-spec``: the warm-worker handoff of ``trainer.training.warm_start``, standard library only."""
+    line = sys.stdin.readline()
+    if not line.strip():
+        return None
+    handoff = json.loads(line)
+    log = os.open(handoff["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.environ["TRAINYARD_RUN_TOKEN"] = handoff["token"]
+    return ["--spec", handoff["spec"]]
+
+
 def main(argv: list[str] | None = None) -> int:
+    if (argv if argv is not None else sys.argv[1:]) == ["--await-spec"]:
+        if (argv := await_handoff()) is None:
+            return 0
     parser = argparse.ArgumentParser(prog="python -m trainer.testing.tiny_worker")
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args(argv)

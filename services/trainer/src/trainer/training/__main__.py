@@ -1,4 +1,5 @@
 """``python -m trainer.training --spec spec.json`` (or ``--spec-json '<json>'``): one training run.
+(``--await-spec``: a warm worker that is handed its attempt on stdin, ``training/warm_start.py``.)
 
 The same entrypoint runs in a local worker process and in a Kubernetes Job. Exit 0 after reporting
 ``{"type": "succeeded", "result": ...}``; exit 1 after reporting ``{"type": "failed", "error": ...}``.
@@ -23,6 +24,7 @@ from trainer.training.errors import TrainingError
 from trainer.training.reporting import HttpReporter, LogForwarder, PrintReporter
 from trainer.training.run_store import store_for_spec
 from trainer.training.settings import TrainingSettings
+from trainer.training.warm_start import AWAIT_SPEC, await_handoff, warm_up
 
 log = logging.getLogger("trainer.training")
 
@@ -103,4 +105,9 @@ def exit_now(code: int) -> None:
 
 
 if __name__ == "__main__":
-    exit_now(main())
+    argv = None
+    if sys.argv[1:] == [AWAIT_SPEC]:  # a warm worker of the local executor (``warm_start``)
+        warm_up()
+        if (argv := await_handoff()) is None:
+            exit_now(0)
+    exit_now(main(argv))
