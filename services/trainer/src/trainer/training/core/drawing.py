@@ -9,8 +9,9 @@ import functools
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 SCALE = 2
 Colour = str | tuple[int, int, int]
@@ -53,6 +54,25 @@ def _vertical_extent(face: Font) -> tuple[int, int]:
     label of a face, so labels of different letters sit on one line."""
     _, top, _, bottom = face.getbbox("Ag")
     return int(top), int(bottom)
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    mask: Image.Image  # coverage of the drawn text, "L"
+    left: int  # the mask's corner from the text's origin (the start of its first line's ascent)
+    top: int
+    width: float  # advance, px at SCALE
+
+
+@functools.lru_cache(maxsize=4096)
+def _glyphs(text: str, size: int) -> _Glyphs:
+    """``text`` rendered once per size: a matrix repeats its counts and class names many times."""
+    face = font(size)
+    shown = _drawable(text, face)
+    left, top, right, bottom = (int(v) for v in face.getbbox(shown))
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), shown, fill=255, font=face)
+    return _Glyphs(mask, left, top, face.getlength(shown))
 
 
 def text_width(text: str, size: int) -> float:
@@ -152,32 +172,29 @@ class Canvas:
     ) -> float:
         """Draws ``text`` with its ``anchor`` point at ``xy``: ``l``/``m``/``r`` across, ``t``/``m``/``b``
         vertically (capitals' top, middle, descenders' bottom). Returns its width in logical px."""
-        face = font(size)
-        shown = _drawable(text, face)
-        width = face.getlength(shown)
-        top, bottom = _vertical_extent(face)
-        x = xy[0] * SCALE - {"l": 0.0, "m": width / 2, "r": width}[anchor[0]]
+        glyphs = _glyphs(text, size)
+        top, bottom = _vertical_extent(font(size))
+        x = xy[0] * SCALE - {"l": 0.0, "m": glyphs.width / 2, "r": glyphs.width}[anchor[0]]
         y = xy[1] * SCALE - {"t": top, "m": (top + bottom) / 2, "b": bottom}[anchor[1]]
-        self.draw.text((x, y), shown, fill=fill, font=face)
-        return width / SCALE
+        self.image.paste(
+            ImageColor.getrgb(fill), (round(x + glyphs.left), round(y + glyphs.top)), glyphs.mask
+        )
+        return glyphs.width / SCALE
 
     def vertical_text(
         self, xy: tuple[float, float], text: str, *, size: int, fill: Colour, anchor: str = "mm"
     ) -> None:
         """``text`` turned a quarter anticlockwise (read from bottom to top); ``anchor`` as for ``text``,
         in the turned text's own frame (``r`` is its top end, ``t`` its left side)."""
-        face = font(size)
-        shown = _drawable(text, face)
-        top, bottom = _vertical_extent(face)
-        width = max(1, math.ceil(face.getlength(shown)))
-        mask = Image.new("L", (width, bottom - top + 1), 0)
-        ImageDraw.Draw(mask).text((0, -top), shown, fill=255, font=face)
-        mask = mask.transpose(Image.Transpose.ROTATE_90)
-        along = {"l": 0.0, "m": width / 2, "r": width}[anchor[0]]  # from the bottom end, upwards
-        across = {"t": 0.0, "m": mask.width / 2, "b": mask.width}[anchor[1]]  # from the left side
-        x = round(xy[0] * SCALE - across)
-        y = round(xy[1] * SCALE - (mask.height - along))
-        self.image.paste(Image.new("RGB", mask.size, fill), (x, y), mask)
+        glyphs = _glyphs(text, size)
+        top, bottom = _vertical_extent(font(size))
+        along = {"l": 0.0, "m": glyphs.width / 2, "r": glyphs.width}[anchor[0]]  # from the start, upwards
+        across = {"t": top, "m": (top + bottom) / 2, "b": bottom}[anchor[1]]  # from the line's origin
+        # turned, the mask's bottom edge is the text's start and its left edge the text's top
+        x = xy[0] * SCALE - across + glyphs.top
+        y = xy[1] * SCALE + along - glyphs.left - glyphs.mask.width
+        turned = glyphs.mask.transpose(Image.Transpose.ROTATE_90)
+        self.image.paste(ImageColor.getrgb(fill), (round(x), round(y)), turned)
 
     def png(self) -> bytes:
         buffer = io.BytesIO()
