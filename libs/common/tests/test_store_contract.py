@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from common.store import ObjectNotFound, ObjectStore, validate_key
+from common.store import LocalStore, ObjectNotFound, ObjectStore, object_chunks, validate_key
 
 
 def test_put_then_get_returns_the_same_bytes(any_store: ObjectStore):
@@ -88,3 +88,45 @@ def test_invalid_keys_are_refused(any_store: ObjectStore, key: str):
 
 def test_validate_key_accepts_ordinary_keys():
     assert validate_key("datasets/abc-1/manifest.json") == "datasets/abc-1/manifest.json"
+
+
+async def test_object_chunks_streams_the_whole_object_in_bounded_chunks(any_store: ObjectStore):
+    data = bytes(range(256)) * 10_000
+    any_store.put_bytes("s/big", data)
+    chunks = [chunk async for chunk in await object_chunks(any_store, "s/big", chunk_size=1 << 18)]
+    assert b"".join(chunks) == data
+    assert len(chunks) > 1 and max(map(len, chunks)) <= 1 << 18
+
+
+async def test_object_chunks_of_a_missing_object_raises_before_any_response(any_store: ObjectStore):
+    with pytest.raises(ObjectNotFound):
+        await object_chunks(any_store, "nope/missing")
+
+
+class ClosesCounted:
+    """A LocalStore whose opened objects count their closes."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store, self.closed = store, 0
+
+    def open_stream(self, key: str):
+        stream, outer = self.store.open_stream(key), self
+
+        class Counted:
+            def read(self, size: int) -> bytes:
+                return stream.read(size)
+
+            def close(self) -> None:
+                outer.closed += 1
+                stream.close()
+
+        return Counted()
+
+
+async def test_object_chunks_closes_the_object_when_a_client_goes_away(tmp_path):
+    store = ClosesCounted(LocalStore(tmp_path))
+    store.store.put_bytes("s/big", b"x" * (3 << 18))
+    chunks = await object_chunks(store, "s/big", chunk_size=1 << 18)
+    assert len(await anext(chunks)) == 1 << 18
+    await chunks.aclose()  # a consumer that stops early, e.g. for a client that went away
+    assert store.closed == 1

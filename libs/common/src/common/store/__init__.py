@@ -8,5 +8,14 @@ from common.store.base import ObjectNotFound, ObjectStore, validate_key
 from common.store.factory import store_from_settings
 from common.store.local import LocalStore
 from common.store.s3 import S3Store
+from common.store.streaming import object_chunks
 
-__all__ = ["LocalStore", "ObjectNotFound", "ObjectStore", "S3Store", "store_from_settings", "validate_key"]
+__all__ = [
+    "LocalStore",
+    "ObjectNotFound",
+    "ObjectStore",
+    "S3Store",
+    "object_chunks",
+    "store_from_settings",
+    "validate_key",
+]

@@ -26,7 +26,7 @@ from common.contracts import (
     manifest_key,
 )
 from common.errors import NotFound, Unprocessable
-from common.store import ObjectNotFound, ObjectStore
+from common.store import ObjectNotFound, ObjectStore, object_chunks
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -254,20 +254,11 @@ async def preview(
     )
 
 
-async def stream_object(store: ObjectStore, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+async def stream_object(store: ObjectStore, key: str) -> AsyncIterator[bytes]:
     try:
-        stream = await asyncio.to_thread(store.open_stream, key)
+        return await object_chunks(store, key)
     except ObjectNotFound as e:
         raise NotFound(f"the original file of this data set is missing ({key})") from e
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await asyncio.to_thread(stream.read, chunk_size):
-                yield chunk
-        finally:
-            await asyncio.to_thread(stream.close)
-
-    return chunks()
 
 
 async def delete(session: AsyncSession, *, owner: str, dataset_id: str) -> tuple[str, ...]:

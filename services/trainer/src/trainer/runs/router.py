@@ -11,7 +11,7 @@ from common.events import WorkerEvent
 from common.headers import content_disposition
 from common.ids import FileName, ResourceId
 from common.params import Offset
-from common.store import ObjectNotFound
+from common.store import ObjectNotFound, object_chunks
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -200,20 +200,14 @@ async def get_artifact(
             f"no artifact {name!r} in run {run_id}; list them with GET /api/runs/{run_id}/artifacts"
         )
     try:
-        stream = await asyncio.to_thread(store.open_stream, run.artifacts_prefix + name)
+        chunks = await object_chunks(store, run.artifacts_prefix + name)
     except ObjectNotFound as e:
         raise NotFound(
             f"no artifact {name!r} in run {run_id}; list them with GET /api/runs/{run_id}/artifacts"
         ) from e
-
-    def chunks():
-        with stream:
-            while chunk := stream.read(1 << 16):
-                yield chunk
-
     media = artifact_media_type(name)
     headers = {"Content-Disposition": content_disposition(name)}
-    return StreamingResponse(chunks(), media_type=media, headers=headers)
+    return StreamingResponse(chunks, media_type=media, headers=headers)
 
 
 worker_router = APIRouter(tags=["worker"])

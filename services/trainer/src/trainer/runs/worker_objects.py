@@ -22,7 +22,7 @@ from common.bodies import TooLarge, capped_stream, refuse_declared_length
 from common.deps import SessionDep, StoreDep
 from common.errors import AppError, BadRequest, Forbidden, NotFound, PayloadTooLarge
 from common.ids import ResourceId
-from common.store import ObjectNotFound, ObjectStore, validate_key
+from common.store import ObjectNotFound, ObjectStore, object_chunks, validate_key
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -109,20 +109,12 @@ async def get_object(run_id: ResourceId, key: str, request: Request, session: Se
     await authorize(session, request, run_id=run_id, key=key, access="read")
     size = await _size(store, key)
     try:
-        stream = await asyncio.to_thread(store.open_stream, key)
+        chunks = await object_chunks(store, key)
     except ObjectNotFound as e:
         raise NotFound(f"no object {key!r}") from e
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await asyncio.to_thread(stream.read, CHUNK):
-                yield chunk
-        finally:
-            await asyncio.to_thread(stream.close)
-
     # Content-Length lets the worker tell a whole object from a cut connection.
     headers = {"Content-Length": str(size)}
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
 
 
 @objects_router.put("/internal/runs/{run_id}/objects/{key:path}", status_code=204)
