@@ -72,6 +72,7 @@ METHODS: dict[str, dict] = {
         "crop_scale_min": 0.08,
         "color_jitter": 0.0,
         "freeze_bn_stats": False,
+        "feature_norm": "none",
     },
     "quick": {},
     "quick_cold": {},

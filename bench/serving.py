@@ -249,7 +249,13 @@ def image_ratio(api: httpx.Client, run: dict, *, images: int, threads: int) -> s
     card = ModelCard.model_validate_json(artifact("model_card.json"))
     spec = Preprocessing.from_card(card)
     built = BUILDERS[payload["backbone"]](None)
-    model = ImageClassifier(built.stages, built.feature_dim, len(payload["classes"]), dropout=0.0)
+    model = ImageClassifier(
+        built.stages,
+        built.feature_dim,
+        len(payload["classes"]),
+        dropout=0.0,
+        feature_norm=payload.get("feature_norm", "none"),
+    )
     model.load_state_dict(payload["state_dict"])
     model.eval()
     with zipfile.ZipFile(DATA / "flowers-5x100.zip") as zf:

@@ -1099,6 +1099,13 @@ export interface components {
              */
             exclude?: string[];
             /**
+             * Feature Norm
+             * @description what the head sees of the pooled features: 'sqrt' = signed square root (power normalisation, part of the served model; +0.5-1 point of cross-validated accuracy on flowers-5x100), 'none' = the raw pooled features (the seed recipe's network)
+             * @default sqrt
+             * @enum {string}
+             */
+            feature_norm: "sqrt" | "none";
+            /**
              * Find Data Issues
              * @description flag likely mislabelled, blank, placeholder and outlier images from the features (data_issues.json); nothing is removed
              * @default true

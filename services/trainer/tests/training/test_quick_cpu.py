@@ -100,8 +100,14 @@ def test_quick_cpu_model_pt_is_the_classifier_the_onnx_model_computes(quick_run)
     assert json.loads(store.get_bytes(result.artifacts["metrics.json"]))["engine"] == "onnxruntime"
 
     payload = torch.load(io.BytesIO(store.get_bytes(result.artifacts["model.pt"])), weights_only=True)
+    assert payload["feature_norm"] == "sqrt"  # the default: the network applies it before the head
     model, _ = build_classifier(
-        "efficientnet_lite0", num_classes=3, dropout=0.0, store=store, weights_dir=None
+        "efficientnet_lite0",
+        num_classes=3,
+        dropout=0.0,
+        store=store,
+        weights_dir=None,
+        feature_norm=payload["feature_norm"],
     )
     model.load_state_dict(payload["state_dict"], strict=True)
     model.eval()

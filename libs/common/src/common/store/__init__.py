@@ -7,7 +7,6 @@ Every backend writes an object atomically: a reader sees the whole object or non
 from common.store.base import ObjectNotFound, ObjectStore, validate_key
 from common.store.factory import store_from_settings
 from common.store.local import LocalStore
-from common.store.s3 import S3Store
 from common.store.streaming import object_chunks
 
 __all__ = [
@@ -19,3 +18,13 @@ __all__ = [
     "store_from_settings",
     "validate_key",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ``S3Store`` on first use: its client library (minio) costs 0.13 s to import, which a process on
+    # the local store (a training run, a test) never needs.
+    if name == "S3Store":
+        from common.store.s3 import S3Store
+
+        return S3Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from common.store.local import LocalStore
-from common.store.s3 import S3Store
 
 if TYPE_CHECKING:
     from common.settings import ServiceSettings
@@ -12,6 +11,8 @@ if TYPE_CHECKING:
 
 def store_from_settings(settings: ServiceSettings) -> ObjectStore:
     if settings.store_backend == "s3":
+        from common.store.s3 import S3Store  # the S3 client (minio) is imported only when used
+
         return S3Store(
             endpoint=settings.s3_endpoint,
             access_key=settings.s3_access_key,

@@ -7,13 +7,14 @@ and the quick model as that graph with the linear head appended: a quick run exp
 
 The three together are a *prepared* backbone (the JSON is written last: its presence means the other
 two are complete). With one, a quick run on CPU needs no torch at all (``image/quick_cpu.py``): ONNX
-Runtime computes the features, scipy fits the head, this module appends it, ``core/torch_file`` writes
-``model.pt`` from the state dict. Preparing needs torch, once per (backbone, weights, size):
-``prepare_backbone``, which the first torch run of a backbone also does on its way.
+Runtime computes the features, ``linear_probe`` fits the head in numpy, this module appends it,
+``core/torch_file`` writes ``model.pt`` from the state dict. Preparing needs torch, once per
+(backbone, weights, size): ``prepare_backbone``, which the first torch run of a backbone also does on its way.
 
-Composition appends one ``Gemm(features, W, b, transB=1)`` node: what ``nn.Linear`` exports to (the
-dropout before it is the identity at inference), so the composed graph computes exactly
-``backbone(x) @ W.T + b``. The run still checks it against the head on the cached features.
+Composition appends the feature normalisation (``feature_norm.onnx_nodes``; none for text) and one
+``Gemm(features, W, b, transB=1)`` node: what ``FeatureNorm`` and ``nn.Linear`` export to (the
+dropout is the identity at inference), so the composed graph computes exactly
+``normalise(backbone(x)) @ W.T + b``. The run still checks it against the head on the cached features.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from common.store import ObjectStore
 from onnx import TensorProto, helper, numpy_helper
 
 from trainer.training.core.task import OPSET
+from trainer.training.image.feature_norm import FeatureNorm, onnx_nodes
 from trainer.training.image.weights import STORE_PREFIX
 
 FORMAT_VERSION = 1
@@ -142,19 +144,28 @@ def load_or_export_backbone(
 
 
 def compose_with_head(
-    backbone: bytes, *, weight: np.ndarray, bias: np.ndarray, output: str = "logits"
+    backbone: bytes,
+    *,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    output: str = "logits",
+    feature_norm: FeatureNorm = "none",
 ) -> bytes:
-    """The backbone graph ("input" -> "features" [batch, d]) with ``features @ weight.T + bias`` appended."""
+    """The backbone graph ("input" -> "features" [batch, d]) with ``normalise(features, feature_norm)
+    @ weight.T + bias`` appended."""
     model = onnx.load_from_string(backbone)
     graph = model.graph
+    norm_nodes, norm_initializers, head_input = onnx_nodes(feature_norm, FEATURES)
     graph.initializer.extend(
         [
+            *norm_initializers,
             numpy_helper.from_array(np.ascontiguousarray(weight, dtype=np.float32), "head.weight"),
             numpy_helper.from_array(np.ascontiguousarray(bias, dtype=np.float32), "head.bias"),
         ]
     )
+    graph.node.extend(norm_nodes)
     graph.node.append(
-        helper.make_node("Gemm", [FEATURES, "head.weight", "head.bias"], [output], transB=1, name="head")
+        helper.make_node("Gemm", [head_input, "head.weight", "head.bias"], [output], transB=1, name="head")
     )
     del graph.output[:]
     graph.output.append(

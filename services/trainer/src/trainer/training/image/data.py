@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from common.contracts import ManifestItem
 from common.decoding import DecodeError
 from common.imaging import eval_pixels
 from common.store import ObjectStore
@@ -13,6 +15,7 @@ from PIL import Image
 
 from trainer.training.core.data import check_usable, read_manifest, split_indices
 from trainer.training.core.task import LabelledSet
+from trainer.training.core.threads import cpu_threads
 from trainer.training.errors import DatasetUnusable
 from trainer.training.image.preprocessing import decode_rgb
 
@@ -49,21 +52,27 @@ def load_image_set(
         raise DatasetUnusable("a classifier needs at least two classes; add a folder per class")
     pack = store.get_bytes(manifest.pack_key)
     index = {name: i for i, name in enumerate(manifest.classes)}
-    images, labels = [], []
     for item in manifest.items:
         if item.offset is None or item.length is None or item.label not in index:
             raise DatasetUnusable(f"manifest item {item.source!r} has no image bytes or an unknown label")
+    labels = [index[item.label] for item in manifest.items]
+
+    def decode(item: ManifestItem) -> Image.Image:
         try:
-            images.append(
-                decode_rgb(pack[item.offset : item.offset + item.length], min_shorter_side=min_shorter_side)
-            )
+            data = pack[item.offset : item.offset + item.length]
+            return decode_rgb(data, min_shorter_side=min_shorter_side)
         except DecodeError as e:
             raise DatasetUnusable(
                 f"image {item.source!r} cannot be decoded; remove it and upload again"
             ) from e
-        labels.append(index[item.label])
-        if on_decoded is not None:
-            on_decoded(len(labels), len(manifest.items))
+
+    # PIL decodes without the GIL: one thread per core decodes in parallel.
+    images: list[Image.Image] = []
+    with ThreadPoolExecutor(max_workers=cpu_threads()) as pool:
+        for image in pool.map(decode, manifest.items):
+            images.append(image)
+            if on_decoded is not None:
+                on_decoded(len(images), len(manifest.items))
     labels_arr = np.asarray(labels, dtype=np.int64)
     train, val = split_indices(manifest, labels_arr, val_fraction=val_fraction, seed=seed)
     sources = [item.source for item in manifest.items]

@@ -8,23 +8,21 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from common.events import PhaseEvent, Report
-from common.imaging import Preprocessing, normalize
+from common.imaging import Preprocessing
 from common.store import ObjectStore
 from torch import nn
 
 from trainer.training.core.device import Device
-from trainer.training.core.export import cpu_session, export_onnx
+from trainer.training.core.export import export_onnx
 from trainer.training.core.task import ExportInputs
 from trainer.training.image.data import ImageSet, eval_batch
 from trainer.training.image.feature_cache import feature_cache_key, load_features, save_features
 from trainer.training.image.models import ImageClassifier
+from trainer.training.image.onnx_features import onnx_features
 from trainer.training.image.preprocessing import device_images
 from trainer.training.progress import PhaseCounter
 
 BATCH = 32  # images per forward pass on an accelerator: bounds peak memory (activations at 224 px)
-# ONNX Runtime on CPU: a few images per call keep the activations in cache; 1-4 run 1.7-1.9x faster
-# per image than 32 (BENCHMARKS.md, "Where a quick run's seconds go").
-ONNX_BATCH = 4
 
 
 def compute_features(
@@ -43,15 +41,16 @@ def compute_features(
     model.eval()
     if device.torch.type == "cpu":
         graph = backbone_graph() if backbone_graph else export_backbone(model, prep)
-        extract = _onnx_extractor(graph, prep)
-    else:
-        extract = _torch_extractor(model, device, prep)
+        features, _ = onnx_features(
+            graph, image_set.images, prep, views=views, on_batch=counter.update if counter else None
+        )
+        return features
+    extract = _torch_extractor(model, device, prep)
     out: dict[str, list[np.ndarray]] = {view: [] for view in views}
     order = np.arange(len(image_set.images))
-    batch = ONNX_BATCH if device.torch.type == "cpu" else BATCH
-    for start in range(0, len(order), batch):
+    for start in range(0, len(order), BATCH):
         pixels = eval_batch(
-            image_set.images, order[start : start + batch], resize=prep.resize, size=prep.input_size
+            image_set.images, order[start : start + BATCH], resize=prep.resize, size=prep.input_size
         )
         for view in views:
             out[view].append(extract(np.ascontiguousarray(pixels[:, :, ::-1] if view == "flip" else pixels)))
@@ -78,17 +77,6 @@ def export_backbone(model: ImageClassifier, prep: Preprocessing) -> bytes:
         ExportInputs(examples=(example,), names=("input",)),
         output_name="features",
     )
-
-
-def _onnx_extractor(graph: bytes, prep: Preprocessing) -> Callable[[np.ndarray], np.ndarray]:
-    """On CPU, ONNX Runtime runs the frozen backbone 2-2.5x faster than eager PyTorch (BENCHMARKS.md).
-    Same input arithmetic as ``device_images``."""
-    session = cpu_session(graph, threads=torch.get_num_threads())
-
-    def extract(pixels: np.ndarray) -> np.ndarray:
-        return session.run(["features"], {"input": normalize(pixels, prep)})[0]
-
-    return extract
 
 
 def load_or_compute_features(

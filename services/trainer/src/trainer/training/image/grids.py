@@ -38,7 +38,7 @@ def grid_image(
             (x + 3, y + 15), fit(second, 12, cell - 8), fill="darkgreen" if ok else "firebrick", font=font
         )
     buffer = io.BytesIO()
-    canvas.save(buffer, "PNG")
+    canvas.save(buffer, "PNG", compress_level=1)  # level 6 took 3x as long for ~25% fewer bytes
     return buffer.getvalue()
 
 

@@ -1,7 +1,7 @@
 """A linear head on frozen features, fitted to convergence: multinomial logistic regression with an L2
-penalty on standardised features, full batch, by L-BFGS (scipy). For a few hundred to a few thousand
-images it converges in well under a second, where 60 epochs of mini-batch SGD took seconds and
-stopped wherever the schedule ended. It is what a careful user would fit with scikit-learn
+penalty on standardised features, full batch, by L-BFGS (``core.lbfgs``, in numpy). For a few hundred
+to a few thousand images it converges in well under a second, where 60 epochs of mini-batch SGD took
+seconds and stopped wherever the schedule ended. It is what a careful user would fit with scikit-learn
 (``LogisticRegression(C=...)`` on ``StandardScaler`` output), with no scikit-learn dependency.
 
 ``out_of_fold_probabilities`` fits it k times on stratified folds: every training image gets a
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
 from threadpoolctl import threadpool_limits
+
+from trainer.training.core.lbfgs import minimize_lbfgs
 
 # sklearn's default C = 1 over-fits 1280-d features of a few hundred photos; 0.1 measured best on
 # flowers-5x100 at 224 px (0.92 vs 0.91-0.92, BENCHMARKS.md), and the choice matters little.
@@ -68,14 +68,17 @@ def fit_probe(
     sample_weight = np.ones(n) if class_weight is None else np.asarray(class_weight, np.float64)[labels]
     sample_weight = sample_weight / sample_weight.sum()
     penalty = 1.0 / (c * n)
+    xs_t = np.ascontiguousarray(xs.T)
+    last: dict[str, object] = {}  # the latest evaluation: the trace reads its loss and logits
 
     def loss_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
         weight, bias = w[: d * num_classes].reshape(d, num_classes), w[d * num_classes :]
         z = xs @ weight + bias
-        log_p = log_softmax(z, axis=1)
+        log_p = log_softmax(z)
         loss = -(sample_weight * (targets * log_p).sum(1)).sum() + 0.5 * penalty * (weight * weight).sum()
         residual = (np.exp(log_p) - targets) * sample_weight[:, None]
-        grad_w = xs.T @ residual + penalty * weight
+        grad_w = xs_t @ residual + penalty * weight
+        last.update(w=w, loss=float(loss), z=z)
         return float(loss), np.concatenate([grad_w.ravel(), residual.sum(0)])
 
     def folded(w: np.ndarray, iterations: int, converged: bool) -> ProbeFit:
@@ -87,12 +90,13 @@ def fit_probe(
     trace: list[dict[str, float]] = []
 
     def callback(w: np.ndarray) -> None:
-        loss, _ = loss_and_grad(w)
+        if last.get("w") is not w:  # the line search's last evaluation is the accepted point
+            loss_and_grad(w)
         fit = folded(w, len(trace) + 1, False)
-        predicted = fit.logits(features).argmax(1)
+        predicted = np.asarray(last["z"]).argmax(1)
         row = {
             "iteration": len(trace) + 1,
-            "train_loss": loss,
+            "train_loss": last["loss"],
             "train_acc": float((predicted == labels).mean()),
         }
         if on_iteration is not None:
@@ -102,15 +106,15 @@ def fit_probe(
     # One BLAS thread: these products are small, and OpenBLAS's threads spinning for them made each
     # fit 4-20x slower on 2 busy cores (BENCHMARKS.md).
     with threadpool_limits(1, user_api="blas"):
-        result = minimize(
+        result = minimize_lbfgs(
             loss_and_grad,
             np.zeros(d * num_classes + num_classes),
-            jac=True,
-            method="L-BFGS-B",
+            gtol=tolerance,
+            ftol=1e-10,
+            max_iterations=MAX_ITERATIONS,
             callback=callback if record else None,
-            options={"maxiter": MAX_ITERATIONS, "gtol": tolerance, "ftol": 1e-10},
         )
-    fit = folded(result.x, int(result.nit), bool(result.success))
+    fit = folded(result.x, result.iterations, result.converged)
     fit.trace = trace
     return fit
 
@@ -152,5 +156,10 @@ def out_of_fold_probabilities(
             record=False,
             tolerance=OUT_OF_FOLD_TOLERANCE,
         )
-        probabilities[held_out] = softmax(fit.logits(features[held_out]).astype(np.float64), axis=1)
+        probabilities[held_out] = np.exp(log_softmax(fit.logits(features[held_out]).astype(np.float64)))
     return probabilities
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(1, keepdims=True))

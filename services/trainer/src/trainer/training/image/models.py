@@ -16,16 +16,43 @@ from common.imaging import Preprocessing
 from common.store import ObjectStore
 from torch import nn
 
+from trainer.training.image.feature_norm import EPS as NORM_EPS
+from trainer.training.image.feature_norm import FeatureNorm as FeatureNormKind
 from trainer.training.image.preprocessing import HALF, IMAGENET_MEAN, IMAGENET_STD
 from trainer.training.image.weights import locate_weights
 
 
-class ImageClassifier(nn.Module):
-    """stages (frozen prefix without autograd) -> pooled features -> dropout -> linear head -> logits."""
+class FeatureNorm(nn.Module):
+    """``feature_norm.normalise`` in torch (no parameters: ``model.pt``'s state dict is unchanged)."""
 
-    def __init__(self, stages: list[nn.Module], feature_dim: int, num_classes: int, dropout: float) -> None:
+    def __init__(self, kind: FeatureNormKind) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "none":
+            return x
+        return torch.sign(x) * (torch.sqrt(x.abs() + NORM_EPS) - NORM_EPS**0.5)
+
+    def extra_repr(self) -> str:
+        return self.kind
+
+
+class ImageClassifier(nn.Module):
+    """stages (frozen prefix without autograd) -> pooled features -> feature norm -> dropout -> linear
+    head -> logits."""
+
+    def __init__(
+        self,
+        stages: list[nn.Module],
+        feature_dim: int,
+        num_classes: int,
+        dropout: float,
+        feature_norm: FeatureNormKind = "none",
+    ) -> None:
         super().__init__()
         self.stages = nn.ModuleList(stages)
+        self.norm = FeatureNorm(feature_norm)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(feature_dim, num_classes)
         self.frozen_stages = 0
@@ -42,7 +69,7 @@ class ImageClassifier(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(x)))
+        return self.head(self.dropout(self.norm(self.features(x))))
 
     def freeze_stages(self, count: int) -> None:
         """Freeze the first ``count`` stages: no gradients, batch-norm statistics kept (eval mode)."""
@@ -161,10 +188,16 @@ def build_backbone(backbone: str, *, store: ObjectStore, weights_dir: Path | Non
 
 
 def build_classifier(
-    backbone: str, *, num_classes: int, dropout: float, store: ObjectStore, weights_dir: Path | None
+    backbone: str,
+    *,
+    num_classes: int,
+    dropout: float,
+    store: ObjectStore,
+    weights_dir: Path | None,
+    feature_norm: FeatureNormKind = "none",
 ) -> tuple[ImageClassifier, Backbone]:
     built = build_backbone(backbone, store=store, weights_dir=weights_dir)
-    return ImageClassifier(built.stages, built.feature_dim, num_classes, dropout), built
+    return ImageClassifier(built.stages, built.feature_dim, num_classes, dropout, feature_norm), built
 
 
 def preprocessing_for(built: Backbone, *, image_size: int, resize: int) -> Preprocessing:

@@ -27,6 +27,7 @@ def image_outputs(
             "backbone": config.backbone,
             "mode": config.mode,
             "preprocessing": prep.as_dict(),
+            "feature_norm": config.feature_norm,  # ImageClassifier(..., feature_norm=...)
             "format": "trainer.training.image.models.ImageClassifier",
         },
         metrics={

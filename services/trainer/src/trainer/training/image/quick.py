@@ -18,6 +18,7 @@ from torch import nn
 from trainer.training.core.context import TrainingContext
 from trainer.training.core.head import fit_head
 from trainer.training.core.loop import FitState, score
+from trainer.training.image.feature_norm import FeatureNorm, normalise
 from trainer.training.image.linear_probe import TOLERANCE, ProbeFit, fit_probe
 
 
@@ -31,8 +32,9 @@ def train_head(
 ) -> FitState:
     """Fit ``dropout -> head`` on the features of every view of the training images (validation: centre)."""
     if ctx.config.head == "lbfgs":
-        return fit_head_lbfgs(ctx, features, stage=stage)
+        return fit_head_lbfgs(ctx, features, stage=stage, feature_norm=ctx.config.feature_norm)
     image_set, device = ctx.data, ctx.device
+    features = {view: normalise(x, ctx.config.feature_norm) for view, x in features.items()}
     head = nn.Sequential(ctx.model.dropout, ctx.model.head)
     x_train = torch.cat([torch.from_numpy(features[v][image_set.train]) for v in features]).to(device.torch)
     y_all = torch.from_numpy(image_set.labels).to(device.torch)
@@ -45,11 +47,18 @@ def train_head(
 
 
 def fit_head_lbfgs(
-    ctx: TrainingContext, features: dict[str, np.ndarray], *, stage: str, tolerance: float = TOLERANCE
+    ctx: TrainingContext,
+    features: dict[str, np.ndarray],
+    *,
+    stage: str,
+    tolerance: float = TOLERANCE,
+    feature_norm: FeatureNorm = "none",
 ) -> FitState:
-    """The head fitted to convergence (gradient norm below ``tolerance``); one history row per L-BFGS
-    iteration (its ``epoch``)."""
+    """The head fitted to convergence (gradient norm below ``tolerance``) on ``normalise(features,
+    feature_norm)`` (image runs: what their network computes before the head); one history row per
+    L-BFGS iteration (its ``epoch``)."""
     config, data = ctx.config, ctx.data
+    features = {view: normalise(x, feature_norm) for view, x in features.items()}
     x_train = np.concatenate([features[v][data.train] for v in features])
     y_train = np.tile(data.labels[data.train], len(features))
     x_val, y_val = features["center"][data.val], torch.from_numpy(data.labels[data.val])

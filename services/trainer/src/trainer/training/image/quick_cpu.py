@@ -3,8 +3,8 @@ a 5 s run's process start on 2 cores, for a network nobody trains in quick mode)
 
 It needs the backbone *prepared* in the store (``backbone_onnx.prepare_backbone``: graph, state dict,
 normalisation), and then does what ``core.run.train_task`` does for a quick run, with numpy, scipy and
-ONNX Runtime: decode; features through the backbone graph (cached per data set), a few images per call
-while a thread crops the next ones; the data-issue finder; the logistic-regression head by L-BFGS; the
+ONNX Runtime: decode; features through the backbone graph (cached per data set; ``onnx_features``: one
+single-threaded session per core); the data-issue finder; the logistic-regression head by L-BFGS; the
 quick model as the graph with the head appended, checked by ONNX Runtime; the same artifacts, with
 ``model.pt`` written in torch's file format by ``core/torch_file`` (state dict: the prepared backbone's
 tensors and the head; ``torch.load(..., weights_only=True)`` reads it).
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from common.contracts import ImageCardPreprocessing, TrainingSpec
@@ -27,9 +28,11 @@ from common.events import EpochEvent, PhaseEvent
 from common.imaging import Preprocessing, normalize
 from common.store import ObjectStore
 from common.training_config import ImageTrainConfig
+from threadpoolctl import threadpool_limits
 
 from trainer.training.core.data import class_weights
 from trainer.training.core.outputs import FinishedRun, OnnxCheck, write_outputs
+from trainer.training.core.threads import cpu_threads
 from trainer.training.core.torch_file import save as torch_file
 from trainer.training.errors import ExportMismatch
 from trainer.training.image.backbone_onnx import (
@@ -41,19 +44,20 @@ from trainer.training.image.backbone_onnx import (
 )
 from trainer.training.image.data import ImageSet, eval_batch, load_image_set
 from trainer.training.image.feature_cache import feature_cache_key, load_features, save_features
+from trainer.training.image.feature_norm import normalise
 from trainer.training.image.grids import write_grids
 from trainer.training.image.issue_report import find_issues
 from trainer.training.image.linear_probe import ProbeFit, fit_probe
+from trainer.training.image.onnx_features import onnx_features
 from trainer.training.image.outputs import image_outputs
 from trainer.training.image.weights import weights_file_name
 from trainer.training.progress import PhaseCounter, image_loading_counter
 from trainer.training.result import TrainingResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-ONNX_BATCH = 4  # images per ONNX Runtime call: activations stay in cache (1.7x faster than 32)
 CHECK_IMAGES = 8  # validation images the composed graph is run on (it appends one Gemm: see below)
-THREADS = 2
 
 
 def cuda_present() -> bool:
@@ -68,45 +72,6 @@ def plan_quick_cpu(config: ImageTrainConfig, *, store: ObjectStore) -> str | Non
         return None
     key = backbone_onnx_key(backbone=config.backbone, weights=weights, input_size=config.image_size)
     return key if is_prepared(store, key) else None
-
-
-def onnx_features(
-    graph: bytes,
-    images: ImageSet,
-    prep: Preprocessing,
-    *,
-    views: list[str],
-    keep: np.ndarray,
-    counter: PhaseCounter | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(features per view in manifest order, uint8 centre crops of the images ``keep`` indexes).
-    One thread crops batch k+1 while ONNX Runtime (which releases the GIL) runs batch k."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = THREADS
-    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    order = np.arange(len(images.images))
-    batches = [order[s : s + ONNX_BATCH] for s in range(0, len(order), ONNX_BATCH)]
-    out: dict[str, list[np.ndarray]] = {view: [] for view in views}
-    kept = np.zeros((len(keep), prep.input_size, prep.input_size, 3), np.uint8)
-    slot = {int(i): k for k, i in enumerate(keep)}
-
-    def crops(batch: np.ndarray) -> np.ndarray:
-        return eval_batch(images.images, batch, resize=prep.resize, size=prep.input_size)
-
-    with ThreadPoolExecutor(max_workers=1) as cropper:
-        for batch, pixels in zip(batches, cropper.map(crops, batches), strict=True):
-            for row, i in enumerate(batch):
-                if int(i) in slot:
-                    kept[slot[int(i)]] = pixels[row]
-            for view in views:
-                x = np.ascontiguousarray(pixels[:, :, ::-1] if view == "flip" else pixels)
-                out[view].append(session.run(["features"], {"input": normalize(x, prep)})[0])
-            if counter is not None:
-                counter.advance(len(batch))
-    return {view: np.concatenate(chunks) for view, chunks in out.items()}, kept
 
 
 def cross_entropy(
@@ -168,52 +133,62 @@ def train_quick_cpu(
     if features is None:
         counter = PhaseCounter(report, phase="features", total=len(data.images), unit="images")
         features, val_pixels = onnx_features(
-            prepared.graph, data, prep, views=views, keep=data.val, counter=counter
+            prepared.graph, data.images, prep, views=views, keep=data.val, on_batch=counter.update
         )
         save_features(store, feature_key, features)
     else:
         val_pixels = eval_batch(data.images, data.val, resize=prep.resize, size=prep.input_size)
     timings["features"] = _lap(started)
 
-    issues = None
-    if config.find_data_issues:
+    head_features = {view: normalise(x, config.feature_norm) for view, x in features.items()}
+    # The data-issue finder (five out-of-fold fits) runs on a second core while this thread fits the
+    # head, composes and checks the model and draws the grids: all single-threaded numpy from here on.
+    # One BLAS thread for the whole process meanwhile (threadpoolctl's limit is process-wide): these
+    # products are small, and OpenBLAS's spinning threads would fight the two Python threads.
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=1) as side:
+        pending = (
+            side.submit(_timed, find_issues, data, features["center"], seed=config.seed)
+            if config.find_data_issues
+            else None
+        )
+        report(PhaseEvent(phase="training", mode="quick", epochs=config.epochs, device="cpu"))
         started = time.perf_counter()
-        issues = find_issues(data, features["center"], seed=config.seed)
-        timings["data_issues"] = _lap(started)
+        fit, history = _fit_head(config, data, head_features, weights)
+        timings["training"] = _lap(started)
+        if history:
+            report(EpochEvent(**history[-1], converged=fit.converged))
 
-    report(PhaseEvent(phase="training", mode="quick", epochs=config.epochs, device="cpu"))
-    started = time.perf_counter()
-    fit, history = _fit_head(config, data, features, weights)
-    timings["training"] = _lap(started)
-    report(EpochEvent(**history[-1], converged=fit.converged) if history else PhaseEvent(phase="training"))
-
-    report(PhaseEvent(phase="export"))
-    steps = PhaseCounter(report, phase="export", total=3, unit="steps")  # logits, ONNX, its check
-    started = time.perf_counter()
-    labels = data.labels[data.val]
-    logits = fit.logits(features["center"][data.val])
-    steps.advance()
-    onnx_model = compose_with_head(prepared.graph, weight=fit.weight, bias=fit.bias)
-    steps.advance()
-    check = _check(onnx_model, logits=logits, pixels=val_pixels, prep=prep)
-    steps.advance()
-    timings["export"] = _lap(started)
-    report(PhaseEvent(phase="artifacts"))
-    steps = PhaseCounter(report, phase="artifacts", total=2, unit="steps")  # the grids, then the rest
-
+        report(PhaseEvent(phase="export"))
+        steps = PhaseCounter(report, phase="export", total=3, unit="steps")  # logits, ONNX, its check
+        started = time.perf_counter()
+        labels = data.labels[data.val]
+        logits = fit.logits(head_features["center"][data.val])
+        steps.advance()
+        onnx_model = compose_with_head(
+            prepared.graph, weight=fit.weight, bias=fit.bias, feature_norm=config.feature_norm
+        )
+        steps.advance()
+        check = _check(onnx_model, logits=logits, pixels=val_pixels, prep=prep)
+        steps.advance()
+        timings["export"] = _lap(started)
+        report(PhaseEvent(phase="artifacts"))
+        steps = PhaseCounter(report, phase="artifacts", total=2, unit="steps")  # the grids, then the rest
+        keys = write_grids(
+            store=store,
+            prefix=spec.output_prefix,
+            classes=data.classes,
+            labels=labels,
+            logits=logits,
+            val_pixels=val_pixels,
+            seed=config.seed,
+        )
+        steps.advance()
+        issues = None
+        if pending is not None:
+            issues, timings["data_issues"] = pending.result()
     outputs = image_outputs(
         config, prep=prep, feature_key=feature_key, issues=issues, data=data, engine="onnxruntime"
     )
-    keys = write_grids(
-        store=store,
-        prefix=spec.output_prefix,
-        classes=data.classes,
-        labels=labels,
-        logits=logits,
-        val_pixels=val_pixels,
-        seed=config.seed,
-    )
-    steps.advance()
     finished = FinishedRun(
         config=config,
         data=data,
@@ -290,7 +265,7 @@ def _check(onnx_model: bytes, *, logits: np.ndarray, pixels: np.ndarray, prep: P
         return OnnxCheck(1.0, 0.0)
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.intra_op_num_threads = THREADS
+    options.intra_op_num_threads = cpu_threads()
     session = ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
     ort_logits = session.run(["logits"], {"input": normalize(pixels[:count], prep)})[0]
     agreement = float((ort_logits.argmax(1) == logits[:count].argmax(1)).mean())
@@ -322,3 +297,8 @@ def _model_pt(
 
 def _lap(start: float) -> float:
     return time.perf_counter() - start
+
+
+def _timed(function: Callable[..., T], *args: object, **kwargs: object) -> tuple[T, float]:
+    started = time.perf_counter()
+    return function(*args, **kwargs), _lap(started)

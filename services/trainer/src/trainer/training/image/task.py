@@ -30,6 +30,7 @@ from trainer.training.image.backbone_onnx import (
 )
 from trainer.training.image.data import ImageSet, eval_batch, load_image_set
 from trainer.training.image.data_issues import DataIssue
+from trainer.training.image.feature_norm import normalise
 from trainer.training.image.features import export_backbone, feature_cache_key, load_or_compute_features
 from trainer.training.image.grids import write_grids
 from trainer.training.image.issue_report import find_issues
@@ -82,6 +83,7 @@ class ImageTask:
             dropout=config.dropout,
             store=self.store,
             weights_dir=self.weights_dir,
+            feature_norm=config.feature_norm,
         )
         model.to(device.torch, memory_format=torch.channels_last)
         self.built: Backbone = built
@@ -159,8 +161,9 @@ class ImageTask:
         head = ctx.model.head
         weight = head.weight.detach().cpu().numpy()
         bias = head.bias.detach().cpu().numpy()
-        logits = self.features["center"][ctx.data.val] @ weight.T + bias
-        onnx_model = compose_with_head(self.backbone_graph(ctx), weight=weight, bias=bias)
+        norm = self.config.feature_norm
+        logits = normalise(self.features["center"][ctx.data.val], norm) @ weight.T + bias
+        onnx_model = compose_with_head(self.backbone_graph(ctx), weight=weight, bias=bias, feature_norm=norm)
         return FinalModel(logits=logits.astype(np.float32), onnx=onnx_model)
 
     def val_pixels(self, data: ImageSet) -> np.ndarray:
