@@ -1100,7 +1100,7 @@ export interface components {
             exclude?: string[];
             /**
              * Feature Norm
-             * @description what the head sees of the pooled features: 'sqrt' = signed square root (power normalisation, part of the served model; +0.5-1 point of cross-validated accuracy on flowers-5x100), 'none' = the raw pooled features (the seed recipe's network)
+             * @description what the head sees of the pooled features: 'sqrt' = signed square root (power normalisation, part of the served model; +0.5-1 point of cross-validated accuracy for the quick probe on flowers-5x100), 'none' = the raw pooled features (the finetune default: fine-tuning through the root measured worse)
              * @default sqrt
              * @enum {string}
              */
