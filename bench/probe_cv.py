@@ -71,6 +71,7 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, *, repeats: int) ->
     from trainer.training.image.linear_probe import fit_probe
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # scikit-learn 1.9 on 1.10 defaults
     num_classes = int(labels.max()) + 1
     scores: dict[str, list[float]] = {
         "quick (default, sqrt)": [],
