@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from common.training_config import ImageTrainConfig
 from torch import nn
 from trainer.training import run_training
+from trainer.training.core.export import onnx_logits
 from trainer.training.image.finetune import unfreeze
 from trainer.training.image.models import ImageClassifier
 
@@ -50,6 +53,31 @@ def test_finetune_never_ends_below_the_probe_it_starts_from(store, events, spec_
     assert min(row["val_acc"] for row in metrics["history"][1:]) < start["val_acc"]  # the wreck happened
     (kept,) = events.of("phase", "kept_best")
     assert metrics["best_epoch"] == kept["epoch"]
+
+
+def test_a_finetune_that_only_gets_worse_keeps_the_quick_model_it_started_from(store, events, spec_for):
+    # Fine-tuning trains on the raw pooled features (its default), the quick model uses their signed
+    # square root: the run starts from the quick model (epoch 0) and, when no epoch beats it, keeps it.
+    quick = run_training(spec_for("q-ref", epochs=1), store=store, report=type(events)())
+    wrecked = run_training(
+        spec_for(
+            "ft-keep", mode="finetune", epochs=2, optimizer="sgd", learning_rate=8.0, unfreeze_blocks="all"
+        ),
+        store=store,
+        report=events,
+    )
+
+    assert wrecked.val_accuracy >= quick.val_accuracy
+    metrics = json.loads(store.get_bytes("runs/ft-keep/metrics.json"))
+    assert metrics["best_epoch"] == 0 and metrics["feature_norm"] == "sqrt"
+    payload = torch.load(io.BytesIO(store.get_bytes(wrecked.artifacts["model.pt"])), weights_only=True)
+    assert payload["feature_norm"] == "sqrt" and payload["config"]["feature_norm"] == "none"
+    x = np.random.default_rng(0).normal(size=(4, 3, 64, 64)).astype(np.float32)
+    np.testing.assert_allclose(
+        onnx_logits(store.get_bytes(wrecked.onnx_key), {"input": x}),
+        onnx_logits(store.get_bytes(quick.onnx_key), {"input": x}),
+        atol=1e-3,
+    )
 
 
 def test_finetune_probe_reuses_the_quick_feature_cache(store, events, spec_for):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from common.events import PhaseEvent
 from common.imaging import Preprocessing, centre_crop, resize_shorter_side
+from common.training_config import ImageTrainConfig
 from torch import nn
 
 from trainer.training.core.context import TrainingContext, shuffled_batches, steps_per_epoch
@@ -54,9 +55,15 @@ def unfreeze(ctx: TrainingContext) -> list[tuple[nn.Module, float]]:
 def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: ImageTask) -> FitState:
     config, image_set, device, model = ctx.config, ctx.data, ctx.device, ctx.model
     prep = task.prep
+    model.norm.kind = config.feature_norm
     payload = ctx.checkpoints.load(config)
+    # Fine-tuning starts from the quick model of the same data (its probe, with the quick default's
+    # feature normalisation) and is measured against it: epoch 0 below. When the network trains with
+    # another normalisation (the finetune default: none), its head is refitted for it first.
+    quick_norm = ImageTrainConfig(mode="quick").feature_norm
     if payload is None and config.probe_epochs:
-        probe = train_probe(ctx, features)
+        model.norm.kind = quick_norm
+        probe = train_probe(ctx, features, feature_norm=quick_norm)
         last = probe.history[-1]
         ctx.report(PhaseEvent(phase="probe", val_acc=last["val_acc"], epochs=last["epoch"]))
         ctx.probe_history = probe.history
@@ -100,7 +107,7 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
     def remember(accuracy: float) -> None:
         if accuracy > best["accuracy"]:
             weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            best.update(epoch=current["epoch"], accuracy=accuracy, weights=weights)
+            best.update(epoch=current["epoch"], accuracy=accuracy, weights=weights, norm=model.norm.kind)
 
     def run_epoch(epoch: int) -> EpochStats:
         current["epoch"] = epoch
@@ -124,6 +131,10 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
 
     if payload is None:
         start = evaluate()
+        if model.norm.kind != config.feature_norm:
+            model.norm.kind = config.feature_norm
+            if config.probe_epochs:
+                train_probe(ctx, features, feature_norm=config.feature_norm)  # reports nothing
         state.history.append(
             {
                 "epoch": 0,
@@ -148,6 +159,7 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
     last = state.history[-1]["val_acc"] if state.history else -1.0
     if best["weights"] is not None and best["accuracy"] > last:
         model.load_state_dict(best["weights"])
+        model.norm.kind = best["norm"]
         state.best_epoch, state.best_accuracy = best["epoch"], best["accuracy"]
         ctx.report(PhaseEvent(phase="kept_best", epoch=best["epoch"], val_acc=best["accuracy"]))
     return state

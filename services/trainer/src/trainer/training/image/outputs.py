@@ -19,7 +19,11 @@ def image_outputs(
     issues: list[DataIssue] | None,
     data: ImageSet,
     engine: str = "torch",
+    feature_norm: str | None = None,
 ) -> TaskOutputs:
+    """``feature_norm``: what the kept network applies before its head (a fine-tuning run may keep the
+    quick model it started from, whose differs from its config's); default the config's."""
+    feature_norm = feature_norm or config.feature_norm
     return TaskOutputs(
         backbone=config.backbone,
         mode=config.mode,
@@ -27,7 +31,7 @@ def image_outputs(
             "backbone": config.backbone,
             "mode": config.mode,
             "preprocessing": prep.as_dict(),
-            "feature_norm": config.feature_norm,  # ImageClassifier(..., feature_norm=...)
+            "feature_norm": feature_norm,  # ImageClassifier(..., feature_norm=...)
             "format": "trainer.training.image.models.ImageClassifier",
         },
         metrics={
@@ -35,6 +39,7 @@ def image_outputs(
             "data_issues": None if issues is None else _count_kinds(issues),
             "excluded": len(config.exclude),
             "engine": engine,  # "onnxruntime": the quick path on CPU, which never imported torch
+            "feature_norm": feature_norm,
         },
         files=issue_files(issues, data, prep) if issues is not None else {},
     )

@@ -93,13 +93,15 @@ def fit_head_lbfgs(
     return FitState(epoch=fit.iterations, history=history)
 
 
-def train_probe(ctx: TrainingContext, features: dict[str, np.ndarray]) -> FitState:
-    """The linear probe before fine-tuning: the quick recipe for ``probe_epochs``, not checkpointed."""
+def train_probe(ctx: TrainingContext, features: dict[str, np.ndarray], *, feature_norm: str) -> FitState:
+    """The linear probe before fine-tuning: the quick recipe for ``probe_epochs`` on ``normalise(features,
+    feature_norm)`` (the network must apply the same), not checkpointed."""
     from common.training_config import ImageTrainConfig
 
     quick = ImageTrainConfig(mode="quick")
     probe_config = ctx.config.model_copy(
         update={
+            "feature_norm": feature_norm,
             "epochs": ctx.config.probe_epochs,
             "optimizer": quick.optimizer,
             "learning_rate": quick.learning_rate,

@@ -201,7 +201,12 @@ class ImageTask:
 
     def outputs(self, ctx: TrainingContext) -> TaskOutputs:
         return image_outputs(
-            self.config, prep=self._prep(), feature_key=self.feature_key, issues=self.issues, data=ctx.data
+            self.config,
+            prep=self._prep(),
+            feature_key=self.feature_key,
+            issues=self.issues,
+            data=ctx.data,
+            feature_norm=ctx.model.norm.kind,
         )
 
     def _prep(self) -> Preprocessing:
