@@ -69,6 +69,21 @@ async def test_a_run_streams_its_events_live_and_the_stream_ends_after_its_termi
     assert finished - first_epoch_at > 0.8
 
 
+async def test_a_change_this_trainer_commits_reaches_its_streams_at_once_not_at_the_next_poll(tmp_path):
+    database = f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"
+    async with open_world(database, tmp_path, events_poll_s=5.0) as world:
+        await world.add_runs(1)
+        run_id, token = await claim(world)  # its log: state running, phase starting
+        async with httpx.AsyncClient(base_url=world.trainer_url, timeout=30) as http:
+            reader = asyncio.create_task(read_stream(http, run_id, limit=3))
+            await asyncio.sleep(0.5)  # the stream has read the log and waits for more
+            sent = time.monotonic()
+            assert (await post(world, run_id, bearer(token))).status_code == 204
+            messages = await asyncio.wait_for(reader, 10)
+    assert messages[-1][1] == "epoch"
+    assert messages[-1][3] - sent < 1.0  # woken by the write; the poll would take another 4.5 s
+
+
 async def test_a_stream_resumes_after_last_event_id_without_gaps_or_duplicates(world):
     (run_id,) = await world.add_runs(1, epochs=5, epoch_s=0.3)
     async with httpx.AsyncClient(base_url=world.trainer_url, timeout=30) as http:

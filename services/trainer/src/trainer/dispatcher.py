@@ -21,6 +21,7 @@ from trainer.admin import maintenance
 from trainer.executors.base import Executor, Finished, Launch
 from trainer.runs import repository as repo
 from trainer.runs import service
+from trainer.runs.changes import RunChanges
 from trainer.runs.models import Run
 from trainer.settings import Settings
 
@@ -40,10 +41,13 @@ class RunDispatcher:
         executor: Executor,
         inference: InferenceClient,
         ready: asyncio.Event | None = None,
+        changes: RunChanges | None = None,
     ) -> None:
-        """``ready``: launch nothing until it is set (the trainer's backbone preparation at start)."""
+        """``ready``: launch nothing until it is set (the trainer's backbone preparation at start).
+        ``changes``: told of every run this dispatcher changed, once committed (its event streams)."""
         self.settings = settings
         self.ready = ready
+        self.changes = changes or RunChanges()
         self.instance_id = settings.instance_id
         self.sessionmaker = sessionmaker
         self.store = store
@@ -117,6 +121,7 @@ class RunDispatcher:
                 log.exception("could not settle run %s attempt %d yet", finished.run_id, finished.attempt)
                 continue
             del self._unsettled[key]
+            self.changes.changed(finished.run_id)
 
     async def _reap_expired_leases(self) -> None:
         """Runs whose worker stopped reporting, whoever launched them: stop what is left of the attempt
@@ -142,6 +147,7 @@ class RunDispatcher:
                 log.exception("could not settle run %s after its lease expired", run_id)
                 continue
             self._unsettled = {k: v for k, v in self._unsettled.items() if k[0] != run_id}
+            self.changes.changed(run_id)
 
     async def _stop_superseded(self) -> None:
         """Stop attempts this instance runs that are no longer their run's current one (cancelled,
@@ -179,6 +185,8 @@ class RunDispatcher:
                 if not claims:
                     return
                 await session.commit()
+                for claim in claims:
+                    self.changes.changed(claim.run.id)
                 for claim in claims:
                     run = claim.run
                     launch = Launch(spec=self.spec_for(run), attempt=run.attempts, token=claim.token)

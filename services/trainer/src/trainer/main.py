@@ -20,6 +20,7 @@ from trainer.backbone_preparation import BackbonePreparation
 from trainer.dispatcher import RunDispatcher
 from trainer.executors.base import Executor
 from trainer.executors.local import LocalExecutor
+from trainer.runs.changes import RunChanges
 from trainer.runs.retention import RetentionSweeper
 from trainer.runs.router import router, worker_router
 from trainer.runs.worker_objects import objects_router
@@ -59,6 +60,7 @@ def create_app(
             executor=executor,
             inference=app.state.inference,
             ready=app.state.preparation.ready if dispatch else None,
+            changes=app.state.run_changes,
         )
         app.state.preparation.on_ready = app.state.dispatcher.wake
         app.state.retention = RetentionSweeper(
@@ -94,6 +96,7 @@ def create_app(
         engine=engine,
         store=store,
     )
+    app.state.run_changes = RunChanges()
     app.state.event_streams = Gauge(
         "trainyard_run_event_streams", "Run event streams (SSE) open now", registry=app.state.metrics_registry
     )

@@ -157,6 +157,7 @@ async def stream_events(
         poll_s=settings.events_poll_s,
         keepalive_s=settings.events_keepalive_s,
         open_streams=request.app.state.event_streams,
+        changes=request.app.state.run_changes,
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
@@ -176,8 +177,12 @@ async def run_logs(
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: ResourceId, owner: OwnerDep, session: SessionDep) -> RunOut:
-    return service.to_out(await service.cancel_run(session, owner=owner, run_id=run_id))
+async def cancel_run(
+    run_id: ResourceId, owner: OwnerDep, session: SessionDep, request: Request, tasks: BackgroundTasks
+) -> RunOut:
+    run = await service.cancel_run(session, owner=owner, run_id=run_id)
+    tasks.add_task(request.app.state.run_changes.changed, run_id)  # after the response: committed
+    return service.to_out(run)
 
 
 @router.get("/runs/{run_id}/artifacts")
@@ -219,7 +224,9 @@ def bearer_token(request: Request) -> str:
 
 
 @worker_router.post("/internal/runs/{run_id}/events", status_code=204)
-async def post_event(run_id: ResourceId, event: WorkerEvent, session: SessionDep, request: Request) -> None:
+async def post_event(
+    run_id: ResourceId, event: WorkerEvent, session: SessionDep, request: Request, tasks: BackgroundTasks
+) -> None:
     """A training process reports progress with its attempt's token (``Authorization: Bearer``).
     422: not a valid event (``common.events.WorkerEvent``, the reason in the body); 401: not a token
     of this run; 409: the attempt was superseded and the worker must stop."""
@@ -230,3 +237,4 @@ async def post_event(run_id: ResourceId, event: WorkerEvent, session: SessionDep
         event=event,
         lease_s=request.app.state.settings.lease_s,
     )
+    tasks.add_task(request.app.state.run_changes.changed, run_id)  # after the response: committed

@@ -1,15 +1,15 @@
 """``GET /runs/{id}/events`` as Server-Sent Events: the run's event log from ``Last-Event-ID`` on,
 then live, until the run's terminal state has been sent.
 
-Each message is ``id: <seq>`` / ``event: <type>`` / ``data: <RunEventOut JSON>``. The log is polled
-(every ``poll_s``, on this instance's own session maker, not the request's session), so an event
-written by any trainer instance reaches every stream; a comment every ``keepalive_s`` keeps proxies
+Each message is ``id: <seq>`` / ``event: <type>`` / ``data: <RunEventOut JSON>``. The log is read
+when this instance changed the run (``runs/changes.py``) and polled (every ``poll_s``, on this
+instance's own session maker, not the request's session), so an event written by any trainer instance
+reaches every stream; a comment every ``keepalive_s`` keeps proxies
 and the gateway's read timeout from closing an idle stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trainer.runs import event_log
+from trainer.runs.changes import RunChanges
 from trainer.runs.models import Run, RunEventRow
 from trainer.runs.repository import TERMINAL
 
@@ -39,12 +40,16 @@ async def run_events(
     poll_s: float,
     keepalive_s: float,
     open_streams: Gauge,
+    changes: RunChanges | None = None,
 ) -> AsyncIterator[bytes]:
     """``open_streams`` counts the streams being served: one that stays up after its client went away
-    would show there (Starlette cancels this generator when the client disconnects)."""
+    would show there (Starlette cancels this generator when the client disconnects). ``changes``: this
+    instance's writers wake the stream at once (``runs/changes.py``); the poll finds everyone else's."""
     open_streams.inc()
     try:
-        messages = _messages(maker, run_id=run_id, after=after, poll_s=poll_s, keepalive_s=keepalive_s)
+        messages = _messages(
+            maker, run_id=run_id, after=after, poll_s=poll_s, keepalive_s=keepalive_s, changes=changes
+        )
         async for message in messages:
             yield message
     finally:
@@ -52,11 +57,19 @@ async def run_events(
 
 
 async def _messages(
-    maker: async_sessionmaker[AsyncSession], *, run_id: str, after: int, poll_s: float, keepalive_s: float
+    maker: async_sessionmaker[AsyncSession],
+    *,
+    run_id: str,
+    after: int,
+    poll_s: float,
+    keepalive_s: float,
+    changes: RunChanges | None,
 ) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MS}\n\n".encode()
     last, quiet_since = after, time.monotonic()
+    changes = changes or RunChanges()
     while True:
+        change = changes.watch(run_id)  # before the read: a change committed after it wakes the wait
         async with maker() as session:
             # The state first: every event up to its event_seq is committed, so once the log has been
             # read past it and the run is over, nothing more can come.
@@ -78,4 +91,4 @@ async def _messages(
         elif time.monotonic() - quiet_since >= keepalive_s:
             yield b": keep-alive\n\n"
             quiet_since = time.monotonic()
-        await asyncio.sleep(poll_s)
+        await changes.wait(change, timeout_s=poll_s)
