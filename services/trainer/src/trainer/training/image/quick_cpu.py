@@ -2,12 +2,14 @@
 a 5 s run's process start on 2 cores, for a network nobody trains in quick mode).
 
 It needs the backbone *prepared* in the store (``backbone_onnx.prepare_backbone``: graph, state dict,
-normalisation), and then does what ``core.run.train_task`` does for a quick run, with numpy, scipy and
-ONNX Runtime: decode; features through the backbone graph (cached per data set; ``onnx_features``: one
-single-threaded session per core); the data-issue finder; the logistic-regression head by L-BFGS; the
-quick model as the graph with the head appended, checked by ONNX Runtime; the same artifacts, with
-``model.pt`` written in torch's file format by ``core/torch_file`` (state dict: the prepared backbone's
-tensors and the head; ``torch.load(..., weights_only=True)`` reads it).
+normalisation), and then does what ``core.run.train_task`` does for a quick run, with numpy and ONNX
+Runtime: decode (every core); features through the backbone graph (cached per data set;
+``onnx_features``: one single-threaded session per core); the data-issue finder on a second thread
+while this one fits the logistic-regression head by L-BFGS (``core.lbfgs``) on the normalised
+features (``feature_norm``), composes the quick model (the graph with the normalisation and head
+appended) and checks it with ONNX Runtime; the same artifacts, with ``model.pt`` written in torch's
+file format by ``core/torch_file`` (state dict: the prepared backbone's tensors and the head;
+``torch.load(..., weights_only=True)`` reads it).
 
 ``run_training`` takes this path when it applies (``plan_quick_cpu``), else the torch path, which
 prepares the backbone on its way for the next run.
