@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from common.contracts import ManifestItem
+from common.contracts import ManifestItem, TrainingSpec
 from common.decoding import DecodeError
+from common.events import Report
 from common.imaging import eval_pixels
 from common.store import ObjectStore
+from common.training_config import ImageTrainConfig
 from PIL import Image
 
 from trainer.training.core.data import check_usable, read_manifest, split_indices
@@ -18,6 +20,7 @@ from trainer.training.core.task import LabelledSet
 from trainer.training.core.threads import cpu_threads
 from trainer.training.errors import DatasetUnusable
 from trainer.training.image.preprocessing import decode_rgb
+from trainer.training.progress import image_loading_counter, no_report
 
 
 @dataclass
@@ -26,6 +29,22 @@ class ImageSet(LabelledSet):
 
     images: list[Image.Image] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # the file names in the upload
+
+
+def load_run_images(
+    spec: TrainingSpec, config: ImageTrainConfig, *, store: ObjectStore, report: Report = no_report
+) -> ImageSet:
+    """The images of a run, as its config asks (split, exclusions, reduced-scale decoding down to the
+    resize), counting them into the loading phase: the one call of both image paths."""
+    return load_image_set(
+        store=store,
+        manifest_key=spec.manifest_key,
+        val_fraction=config.data_split,
+        seed=config.seed,
+        exclude=config.exclude,
+        min_shorter_side=config.resize,
+        on_decoded=image_loading_counter(report),
+    )
 
 
 def load_image_set(

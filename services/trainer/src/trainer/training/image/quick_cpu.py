@@ -44,7 +44,7 @@ from trainer.training.image.backbone_onnx import (
     is_prepared,
     load_prepared,
 )
-from trainer.training.image.data import ImageSet, eval_batch, load_image_set
+from trainer.training.image.data import ImageSet, eval_batch, load_run_images
 from trainer.training.image.feature_cache import feature_cache_key, load_features, save_features
 from trainer.training.image.feature_norm import normalise
 from trainer.training.image.grids import write_grids
@@ -53,7 +53,7 @@ from trainer.training.image.linear_probe import ProbeFit, fit_probe
 from trainer.training.image.onnx_features import onnx_features
 from trainer.training.image.outputs import image_outputs
 from trainer.training.image.weights import weights_file_name
-from trainer.training.progress import PhaseCounter, image_loading_counter
+from trainer.training.progress import PhaseCounter
 from trainer.training.result import TrainingResult
 
 log = logging.getLogger(__name__)
@@ -102,15 +102,7 @@ def train_quick_cpu(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     report(PhaseEvent(phase="loading"))
-    data = load_image_set(
-        store=store,
-        manifest_key=spec.manifest_key,
-        val_fraction=config.data_split,
-        seed=config.seed,
-        exclude=config.exclude,
-        min_shorter_side=config.resize,
-        on_decoded=image_loading_counter(report),
-    )
+    data = load_run_images(spec, config, store=store, report=report)
     prepared = load_prepared(store, onnx_key)
     if prepared is None:
         raise RuntimeError(f"backbone {onnx_key} is not prepared; plan_quick_cpu said it was")

@@ -28,7 +28,7 @@ from trainer.training.image.backbone_onnx import (
     load_or_export_backbone,
     save_prepared,
 )
-from trainer.training.image.data import ImageSet, eval_batch, load_image_set
+from trainer.training.image.data import ImageSet, eval_batch, load_run_images
 from trainer.training.image.data_issues import DataIssue
 from trainer.training.image.feature_norm import normalise
 from trainer.training.image.features import export_backbone, feature_cache_key, load_or_compute_features
@@ -38,7 +38,7 @@ from trainer.training.image.models import Backbone, ImageClassifier, build_class
 from trainer.training.image.outputs import image_outputs
 from trainer.training.image.quick import train_head
 from trainer.training.image.weights import default_weights_dir, weights_file_name
-from trainer.training.progress import image_loading_counter, no_report
+from trainer.training.progress import no_report
 
 
 def _train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: object = None) -> FitState:
@@ -65,15 +65,7 @@ class ImageTask:
         self.issues: list[DataIssue] | None = None
 
     def load_data(self, report: Report = no_report) -> ImageSet:
-        return load_image_set(
-            store=self.store,
-            manifest_key=self.spec.manifest_key,
-            val_fraction=self.config.data_split,
-            seed=self.config.seed,
-            exclude=self.config.exclude,
-            min_shorter_side=self.config.resize,
-            on_decoded=image_loading_counter(report),
-        )
+        return load_run_images(self.spec, self.config, store=self.store, report=report)
 
     def build_model(self, data: ImageSet, device: Device) -> ImageClassifier:
         config = self.config
