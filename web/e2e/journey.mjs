@@ -85,7 +85,7 @@ async function desktop(page, shot) {
   step("uploaded flowers and read the report");
 
   await page.getByRole("link", { name: "Train a model on it" }).click();
-  await page.getByRole("radio", { name: /Quick/ }).waitFor();
+  await page.getByRole("radio", { name: /Quick \(EfficientNet-Lite0/ }).waitFor();
   await page.getByText("Advanced settings").click();
   // Typed fields when the API describes the run config; else a JSON box. Either is checked as typed.
   const epochs = page.getByLabel("epochs", { exact: true });
