@@ -42,7 +42,9 @@ def done(run) -> bool:
 
 async def test_eight_dispatchers_share_the_queue_without_a_double_claim(world):
     run_ids = await world.add_runs(STRESS_RUNS, epochs=1)
-    dispatchers = [world.dispatcher(instance_id=f"d{i}", local_workers=3) for i in range(8)]
+    # A lease long enough that a loaded machine's late heartbeats cannot expire one: what this test
+    # checks is the claim (one launch per run), not lease expiry (tested below with short leases).
+    dispatchers = [world.dispatcher(instance_id=f"d{i}", local_workers=3, lease_s=30) for i in range(8)]
     async with ticking(*dispatchers):
         runs = await world.wait(run_ids, done, within=250, tick=0.5)
     assert {r.status for r in runs} == {"succeeded"}
