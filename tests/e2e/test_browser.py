@@ -78,6 +78,10 @@ def test_first_user_journey_from_sign_up_to_a_refused_prediction(desktop):
     assert "counters" in desktop["phasesSeen"], desktop["phasesSeen"]  # live counters were shown
     assert "live:stream" in desktop["phasesSeen"], desktop["phasesSeen"]  # from the event stream, not polling
     assert "live:polling" not in desktop["phasesSeen"], desktop["phasesSeen"]
+    # Ticking a flagged image and "Retrain without 1 image" starts a run that leaves exactly it out.
+    assert desktop["retrainUrl"] != desktop["runUrl"] and "/runs/" in desktop["retrainUrl"]
+    assert desktop["retrainExclude"] == [desktop["leftOut"]] and desktop["leftOut"].startswith("flowers/")
+    assert desktop["retrainStatus"] == "succeeded"
     assert desktop["runStatus"] == "succeeded"
     assert len(desktop["prediction"]) == 5
     assert "Refused" in desktop["refusal"]

@@ -121,6 +121,22 @@ async function desktop(page, shot) {
   result.refusal = await revokeAndRetry(page);
   await shot("07-revoked");
   step("revoked the token; the prediction was refused");
+
+  // Back on the run: leave out the first flagged image and retrain with the same settings.
+  await page.goto(result.runUrl);
+  const issues = page.getByTestId("data-issues");
+  const first = issues.getByRole("checkbox").first();
+  await first.check();
+  result.leftOut = (await first.getAttribute("aria-label")).replace(/^leave out /, "");
+  await issues.getByRole("button", { name: "Retrain without 1 image" }).click();
+  await page.waitForURL((url) => url.href !== result.runUrl && url.pathname.startsWith("/runs/"));
+  result.retrainUrl = page.url();
+  const retrainId = new URL(result.retrainUrl).pathname.split("/").pop();
+  const retrain = await page.evaluate(async (id) => (await fetch(`/api/v1/runs/${id}`)).json(), retrainId);
+  result.retrainExclude = retrain.config.exclude;
+  result.retrainStatus = (await watchRun(page, shot, 300_000)).status;
+  await shot("08-retrained");
+  step("left out a flagged image and retrained");
 }
 
 // The same account at phone width: sign in, a model's page, predict, revoke; then the run page.

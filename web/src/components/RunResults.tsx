@@ -1,7 +1,9 @@
 // What a finished run wrote: confusion matrix, per-class scores, example grids or texts, flagged label
 // issues, and the downloads. Each part shows only when the run produced it.
 import { useEffect, useState } from "react";
-import { api } from "../api/client";
+import { api, describeError, type Run, type Schemas } from "../api/client";
+import { navigate } from "../router";
+import { ErrorNote } from "./ErrorNote";
 
 type PerClass = Record<string, { precision?: number; recall?: number; f1?: number; support?: number }>;
 type Matrix = { classes: string[]; matrix: number[][] };
@@ -25,7 +27,41 @@ const DOWNLOADS: Record<string, string> = {
   "metrics.json": "Metrics",
 };
 
-export function RunResults({ runId }: { runId: string }) {
+// Retrain with the same settings, leaving out the flagged images a person ticked (nothing is left out
+// unless they ask).
+function RetrainWithout({ run, sources }: { run: Run; sources: string[] }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const retrain = async () => {
+    setBusy(true);
+    setError("");
+    const config = run.config as { exclude?: string[] };
+    const body = {
+      dataset_id: run.dataset_id,
+      task: run.task,
+      config: { ...config, exclude: [...new Set([...(config.exclude ?? []), ...sources])] },
+    } as unknown as Schemas["RunCreate"];
+    const { data, error, response } = await api.POST("/api/v1/runs", { body });
+    setBusy(false);
+    if (data) navigate(`/runs/${data.id}`);
+    else setError(describeError(error, response));
+  };
+  const n = sources.length;
+  return (
+    <>
+      <button type="button" disabled={busy || n === 0} onClick={retrain}>
+        {n === 0 ? "Tick images to leave out" : `Retrain without ${n} image${n === 1 ? "" : "s"}`}
+      </button>
+      <ErrorNote message={error} />
+    </>
+  );
+}
+
+export function RunResults({ run }: { run: Run }) {
+  const runId = run.id;
+  const [leaveOut, setLeaveOut] = useState<string[]>([]);
+  const toggle = (source: string, on: boolean) =>
+    setLeaveOut((list) => (on ? [...list, source] : list.filter((s) => s !== source)));
   const [names, setNames] = useState<string[]>([]);
   const [matrix, setMatrix] = useState<Matrix | null>(null);
   const [perClass, setPerClass] = useState<PerClass | null>(null);
@@ -138,12 +174,22 @@ export function RunResults({ runId }: { runId: string }) {
               <ul className="rows">
                 {(issues.issues ?? []).slice(0, 50).map((it, i) => (
                   <li key={i}>
-                    <code>{it.source}</code> labelled <strong>{it.label}</strong>: {it.kind}
+                    <label>
+                      <input
+                        type="checkbox"
+                        checked={leaveOut.includes(it.source)}
+                        onChange={(e) => toggle(it.source, e.target.checked)}
+                        aria-label={`leave out ${it.source}`}
+                      />{" "}
+                      <code>{it.source}</code>
+                    </label>{" "}
+                    labelled <strong>{it.label}</strong>: {it.kind}
                     {it.looks_like ? <>, looks like <strong>{it.looks_like}</strong></> : null}
                     {it.detail ? <span className="muted"> ({it.detail})</span> : null}
                   </li>
                 ))}
               </ul>
+              <RetrainWithout run={run} sources={leaveOut} />
             </>
           )}
         </section>

@@ -103,7 +103,7 @@ export function RunPage({ id }: { id: string }) {
           />
         </div>
       )}
-      {run.status === "succeeded" && <RunResults runId={run.id} />}
+      {run.status === "succeeded" && <RunResults run={run} />}
     </>
   );
 }
