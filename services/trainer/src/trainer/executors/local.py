@@ -185,7 +185,7 @@ class LocalExecutor:
         run_dir.mkdir(parents=True, exist_ok=True)
         spec_path = run_dir / f"spec-{launch.attempt}.json"
         spec_path.write_text(launch.spec.model_dump_json(indent=2))
-        return spec_path, run_dir / f"attempt-{launch.attempt}.log"
+        return spec_path, self.log_path(launch.spec.run_id, launch.attempt)
 
     def run_dir(self, run_id: str) -> Path:
         """``<data dir>/work/<run id>/``: the specs and logs of the run's attempts."""
@@ -198,7 +198,7 @@ class LocalExecutor:
         await asyncio.to_thread(shutil.rmtree, self.run_dir(run_id), ignore_errors=True)
 
     def log_path(self, run_id: str, attempt: int) -> Path:
-        return self.work_dir / run_id / f"attempt-{attempt}.log"
+        return self.run_dir(run_id) / f"attempt-{attempt}.log"
 
     async def poll(self) -> list[Finished]:
         done = [x for x in self._launched.values() if x.process.returncode is not None]
