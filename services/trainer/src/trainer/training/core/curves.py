@@ -57,10 +57,10 @@ def _x_axis(steps: int) -> _Axis:
     if steps == 0:
         return _Axis(0.5, 1.5, [], [])
     step = nice_step(steps, 8, integer=True)
-    marks = [t for t in ticks(1, max(steps, 1), step) if t >= 1]
+    marks = ticks(1, steps, step)
     if not marks or marks[0] - 1 >= step / 2:
         marks.insert(0, 1.0)
-    return _Axis(0.5, max(steps, 1) + 0.5, marks, [f"{t:.0f}" for t in marks])
+    return _Axis(0.5, steps + 0.5, marks, [f"{t:.0f}" for t in marks])
 
 
 def _y_axis(values: list[float], *, fraction: bool) -> _Axis:
@@ -147,13 +147,14 @@ def _panel(
     history: list[dict[str, Any]],
 ) -> None:
     left, top, right, bottom = box
-    cuts = {phase.start for phase in phases(history)[1:]}
+    found = phases(history)
+    cuts = {phase.start for phase in found[1:]}
     lines = {key: _series(history, f"{key}_{metric}", cuts) for key, _, _ in SERIES}
     values = [v for runs in lines.values() for run in runs for _, v in run]
     y = _y_axis(values, fraction=metric == "acc")
     x = _x_axis(len(history))
     plot_left = math.ceil(left + max((text_width(label, 11) for label in y.labels), default=0) + 8)
-    spans = [(phase.start + 0.5, phase.name) for phase in phases(history) if phase.name]
+    spans = [(phase.start + 0.5, phase.name) for phase in found if phase.name]
 
     def to_x(step: float) -> float:
         return plot_left + (step - x.low) / (x.high - x.low) * (right - plot_left)
