@@ -32,6 +32,13 @@ def helm(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def template_with(tmp_path: Path, values: dict) -> subprocess.CompletedProcess:
+    """``helm template`` with ``values`` as an operator's values file (not cached: each test its own)."""
+    file = tmp_path / "values.yaml"
+    file.write_text(yaml.safe_dump(values))
+    return helm("template", "--values", str(file))
+
+
 def value_args(files: list[Path]) -> list[str]:
     return [arg for file in files for arg in ("--values", str(file))]
 

@@ -7,7 +7,6 @@ import shutil
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from tests.deploy.manifests import (
     HELM_PYTHON,
@@ -18,6 +17,7 @@ from tests.deploy.manifests import (
     helm,
     named,
     of_kind,
+    template_with,
     value_args,
 )
 
@@ -52,17 +52,13 @@ def test_lint_finds_a_broken_template(tmp_path):
     ],
 )
 def test_the_values_schema_refuses_bad_values(tmp_path, values, message):
-    file = tmp_path / "values.yaml"
-    file.write_text(yaml.safe_dump(values))
-    done = helm("template", "--values", str(file))
+    done = template_with(tmp_path, values)
     assert done.returncode != 0
     assert message in done.stderr
 
 
 def test_external_stores_need_an_operator_made_secret(tmp_path):
-    file = tmp_path / "values.yaml"
-    file.write_text(yaml.safe_dump({"postgresql": {"bundled": False, "external": {"cidrs": ["10.0.0.0/8"]}}}))
-    done = helm("template", "--values", str(file))
+    done = template_with(tmp_path, {"postgresql": {"bundled": False, "external": {"cidrs": ["10.0.0.0/8"]}}})
     assert done.returncode != 0
     assert "secrets.existingSecret is required" in done.stderr
 

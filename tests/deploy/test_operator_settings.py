@@ -9,7 +9,7 @@ import yaml
 from gateway.settings import Settings as GatewaySettings
 from trainer.settings import Settings as TrainerSettings
 
-from tests.deploy.manifests import chart, helm, named, overlay
+from tests.deploy.manifests import chart, named, overlay, template_with
 
 
 def config_of(objects) -> dict[str, str]:
@@ -35,9 +35,7 @@ def operator(trainer: TrainerSettings, gateway: GatewaySettings) -> dict:
 
 
 def render(tmp_path, values: dict) -> tuple:
-    file = tmp_path / "values.yaml"
-    file.write_text(yaml.safe_dump(values))
-    done = helm("template", "--values", str(file))
+    done = template_with(tmp_path, values)
     assert done.returncode == 0, done.stderr
     return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
 
@@ -90,8 +88,6 @@ def test_an_operators_maintenance_and_retention_values_reach_the_trainer_and_gat
     ],
 )
 def test_the_schema_refuses_bad_maintenance_and_retention_values(tmp_path, values, message):
-    file = tmp_path / "values.yaml"
-    file.write_text(yaml.safe_dump(values))
-    done = helm("template", "--values", str(file))
+    done = template_with(tmp_path, values)
     assert done.returncode != 0
     assert message in done.stderr
