@@ -48,8 +48,10 @@ def onnx_features(
     "flip". ``on_batch(images_done)`` is called from this thread, in order."""
     threads = threads or cpu_threads()
     keep = np.zeros(0, np.int64) if keep is None else np.asarray(keep, np.int64)
-    batches = [np.arange(s, min(s + BATCH, len(images))) for s in range(0, len(images), BATCH)]
     kept = np.zeros((len(keep), prep.input_size, prep.input_size, 3), np.uint8)
+    if not images:
+        return {view: np.zeros((0, 0), np.float32) for view in views}, kept
+    batches = [np.arange(s, min(s + BATCH, len(images))) for s in range(0, len(images), BATCH)]
     slot = {int(i): k for k, i in enumerate(keep)}
     local = threading.local()
 
@@ -68,13 +70,11 @@ def onnx_features(
 
     chunks: dict[str, list[np.ndarray]] = {view: [] for view in views}
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(batches)))) as pool:
+    with ThreadPoolExecutor(max_workers=min(threads, len(batches))) as pool:
         for batch, out in zip(batches, pool.map(run, batches), strict=True):
             for view in views:
                 chunks[view].append(out[view])
             done += len(batch)
             if on_batch is not None:
                 on_batch(done)
-    if not batches:
-        return {view: np.zeros((0, 0), np.float32) for view in views}, kept
     return {view: np.concatenate(parts) for view, parts in chunks.items()}, kept
