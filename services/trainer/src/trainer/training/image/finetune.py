@@ -131,10 +131,9 @@ def train_finetune(ctx: TrainingContext, features: dict[str, np.ndarray], task: 
 
     if payload is None:
         start = evaluate()
-        if model.norm.kind != config.feature_norm:
+        if model.norm.kind != config.feature_norm:  # only after the probe: refit its head for training
             model.norm.kind = config.feature_norm
-            if config.probe_epochs:
-                train_probe(ctx, features, feature_norm=config.feature_norm)  # reports nothing
+            train_probe(ctx, features, feature_norm=config.feature_norm)  # reports nothing
         state.history.append(
             {
                 "epoch": 0,

@@ -8,6 +8,7 @@ from common.training_config import ImageTrainConfig
 from trainer.training.core.task import TaskOutputs
 from trainer.training.image.data import ImageSet
 from trainer.training.image.data_issues import DataIssue
+from trainer.training.image.feature_norm import FeatureNorm
 from trainer.training.image.issue_report import issue_files
 
 
@@ -19,7 +20,7 @@ def image_outputs(
     issues: list[DataIssue] | None,
     data: ImageSet,
     engine: str = "torch",
-    feature_norm: str | None = None,
+    feature_norm: FeatureNorm | None = None,
 ) -> TaskOutputs:
     """``feature_norm``: what the kept network applies before its head (a fine-tuning run may keep the
     quick model it started from, whose differs from its config's); default the config's."""

@@ -93,7 +93,9 @@ def fit_head_lbfgs(
     return FitState(epoch=fit.iterations, history=history)
 
 
-def train_probe(ctx: TrainingContext, features: dict[str, np.ndarray], *, feature_norm: str) -> FitState:
+def train_probe(
+    ctx: TrainingContext, features: dict[str, np.ndarray], *, feature_norm: FeatureNorm
+) -> FitState:
     """The linear probe before fine-tuning: the quick recipe for ``probe_epochs`` on ``normalise(features,
     feature_norm)`` (the network must apply the same), not checkpointed."""
     from common.training_config import ImageTrainConfig

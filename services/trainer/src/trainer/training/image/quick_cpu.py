@@ -49,7 +49,7 @@ from trainer.training.image.feature_cache import feature_cache_key, load_feature
 from trainer.training.image.feature_norm import normalise
 from trainer.training.image.grids import write_grids
 from trainer.training.image.issue_report import find_issues
-from trainer.training.image.linear_probe import ProbeFit, fit_probe
+from trainer.training.image.linear_probe import ProbeFit, fit_probe, log_softmax
 from trainer.training.image.onnx_features import onnx_features
 from trainer.training.image.outputs import image_outputs
 from trainer.training.image.weights import weights_file_name
@@ -81,14 +81,12 @@ def cross_entropy(
 ) -> float:
     """``torch.nn.CrossEntropyLoss(weight, label_smoothing)`` (mean reduction) in numpy: the loss the
     torch path reports, so curves of both paths mean the same."""
-    z = logits.astype(np.float64)
-    log_p = z - z.max(1, keepdims=True)
-    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
-    w = np.ones(z.shape[1]) if weights is None else np.asarray(weights, np.float64)
+    log_p = log_softmax(logits.astype(np.float64))
+    w = np.ones(log_p.shape[1]) if weights is None else np.asarray(weights, np.float64)
     rows = np.arange(len(labels))
     nll = -(w[labels] * log_p[rows, labels]).sum()
     smooth = -(log_p * w).sum()
-    return float(((1 - smoothing) * nll + smoothing / z.shape[1] * smooth) / w[labels].sum())
+    return float(((1 - smoothing) * nll + smoothing / log_p.shape[1] * smooth) / w[labels].sum())
 
 
 def train_quick_cpu(
