@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from trainer.training.core.data import stratified_split
 from trainer.training.core.reports import confusion_matrix, per_class_scores
 from trainer.training.image.augment import augment_batch
 from trainer.training.image.data import load_image_set
+from trainer.training.image.preprocessing import decode_rgb
 
 
 def test_manifest_split_is_used_unless_data_split_is_set(store):
@@ -52,6 +55,24 @@ def test_a_class_without_training_images_is_refused_by_name(store):
         load_image_set(
             store=store, manifest_key="datasets/ds-shapes/manifest.json", val_fraction=None, seed=0
         )
+
+
+def test_images_decoded_in_parallel_keep_manifest_order_and_a_bad_one_is_named(store, spec_for):
+    key = spec_for().manifest_key
+    manifest = DatasetManifest.model_validate_json(store.get_bytes(key))
+    pack = bytearray(store.get_bytes(manifest.pack_key))
+    expected = [np.asarray(decode_rgb(bytes(pack[i.offset : i.offset + i.length]))) for i in manifest.items]
+
+    image_set = load_image_set(store=store, manifest_key=key, val_fraction=None, seed=0)
+
+    assert len(image_set.images) == len(expected)
+    for image, pixels in zip(image_set.images, expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(image), pixels)
+    bad = manifest.items[len(manifest.items) // 2]
+    pack[bad.offset : bad.offset + bad.length] = b"\0" * bad.length
+    store.put_bytes(manifest.pack_key, bytes(pack))
+    with pytest.raises(DatasetUnusable, match=re.escape(repr(bad.source))):
+        load_image_set(store=store, manifest_key=key, val_fraction=None, seed=0)
 
 
 def test_a_missing_manifest_says_to_upload_again(store):
