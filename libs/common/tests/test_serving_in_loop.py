@@ -3,6 +3,7 @@ lifespan run, gone when the block ends; an app that cannot start fails the test 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,11 +15,13 @@ from common.testing.serving import ServerFailedToStart, serve_in_loop
 from fastapi import FastAPI
 
 
-def app_with_lifespan(events: list[str], *, fail_startup: bool = False) -> FastAPI:
+def app_with_lifespan(events: list[str], *, fail_startup: bool = False, hang: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if fail_startup:
             raise RuntimeError("no database")
+        if hang:
+            await asyncio.Event().wait()
         events.append("started")
         yield
         events.append("stopped")
@@ -62,3 +65,12 @@ async def test_a_port_in_use_raises_instead_of_waiting() -> None:
         with pytest.raises(ServerFailedToStart, match="exited with status"):
             async with serve_in_loop(app_with_lifespan([]), port):
                 pytest.fail("the block must not run")
+
+
+async def test_an_app_whose_startup_hangs_times_out_instead_of_waiting() -> None:
+    async def enter() -> None:
+        async with serve_in_loop(app_with_lifespan([], hang=True), free_port(), start_within_s=0.3):
+            pytest.fail("the block must not run")
+
+    with pytest.raises(TimeoutError, match="not started after 0.3s"):
+        await asyncio.wait_for(enter(), 10)  # without the cancel, the wait_for's own TimeoutError

@@ -39,8 +39,11 @@ async def serve_in_loop(
             task.result()  # the server's own error, if it raised one
             raise ServerFailedToStart(f"uvicorn on {host}:{port} stopped before it started (see its log)")
         if loop.time() > deadline:
-            server.should_exit = True
-            await task
+            # Cancelled, not asked to exit: uvicorn reads should_exit only once started, so a lifespan
+            # stuck in its startup would keep the task (and the test) waiting forever.
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             raise TimeoutError(f"uvicorn on {host}:{port} not started after {start_within_s}s")
         await asyncio.sleep(0.02)
     try:
