@@ -40,7 +40,7 @@ async def run_events(
     poll_s: float,
     keepalive_s: float,
     open_streams: Gauge,
-    changes: RunChanges | None = None,
+    changes: RunChanges,
 ) -> AsyncIterator[bytes]:
     """``open_streams`` counts the streams being served: one that stays up after its client went away
     would show there (Starlette cancels this generator when the client disconnects). ``changes``: this
@@ -63,11 +63,10 @@ async def _messages(
     after: int,
     poll_s: float,
     keepalive_s: float,
-    changes: RunChanges | None,
+    changes: RunChanges,
 ) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MS}\n\n".encode()
     last, quiet_since = after, time.monotonic()
-    changes = changes or RunChanges()
     while True:
         change = changes.watch(run_id)  # before the read: a change committed after it wakes the wait
         async with maker() as session:
