@@ -31,7 +31,10 @@ async def test_the_next_attempt_runs_in_the_warm_worker_and_a_new_one_waits_afte
     await dispatcher.tick()
     assert executor.pid_of(run_id) == warm.pid  # handed over, not a new process
     assert executor._warm is None  # and no other one beside the running attempt
-    await asyncio.sleep(0.3)
+    for _ in range(100):  # until it has read the handoff (a loaded machine starts it slowly)
+        if process_is_training(warm.pid, run_id):
+            break
+        await asyncio.sleep(0.1)
     assert process_is_training(warm.pid, run_id)  # its output is the run's attempt log
     assert os.readlink(f"/proc/{warm.pid}/fd/1") == str(executor.log_path(run_id, 1))
 
