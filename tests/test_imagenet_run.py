@@ -98,9 +98,9 @@ async def test_an_imagenet_run_through_the_api_becomes_a_job_on_the_kubernetes_a
     """The Kubernetes executor against the fake API server (real client, real HTTP): the run's Job
     starts the training entrypoint with the imagenet spec; that exact command, run here as the pod
     would run it, trains, and the Job's completion settles the run with its model registered."""
-    from trainer.executors.base import RUN_TOKEN_ENV
     from trainer.executors.kubernetes.manifests import job_name
     from trainer.testing.fake_kubernetes import fake_kubernetes
+    from trainer.training.settings import RUN_TOKEN_ENV
 
     from tests.queue.test_kubernetes_executor import NS, k8s_dispatcher
 

@@ -13,8 +13,6 @@ from typing import Protocol
 
 from common.contracts import TrainingSpec
 
-RUN_TOKEN_ENV = "TRAINYARD_RUN_TOKEN"
-
 
 @dataclass(frozen=True)
 class Launch:

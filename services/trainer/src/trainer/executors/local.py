@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.executors.base import RUN_TOKEN_ENV, Finished, Launch
+from trainer.executors.base import Finished, Launch
 from trainer.settings import Settings
+from trainer.training.settings import RUN_TOKEN_ENV
 from trainer.training.warm_start import AWAIT_SPEC
 
 log = logging.getLogger(__name__)

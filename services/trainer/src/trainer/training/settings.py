@@ -7,6 +7,8 @@ from pathlib import Path
 from common.settings import ServiceSettings
 from pydantic import Field, field_validator
 
+RUN_TOKEN_ENV = "TRAINYARD_RUN_TOKEN"  # the attempt's token, which its executor (or warm worker) sets
+
 
 class TrainingSettings(ServiceSettings):
     service_name = "trainer"
@@ -27,7 +29,7 @@ class TrainingSettings(ServiceSettings):
 
     run_token: str = Field(
         "",
-        validation_alias="TRAINYARD_RUN_TOKEN",
+        validation_alias=RUN_TOKEN_ENV,
         description="this attempt's own credential for its events (set by the executor)",
     )
     exit_with_parent: bool = Field(

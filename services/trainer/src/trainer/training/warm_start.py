@@ -13,8 +13,9 @@ import os
 import sys
 from typing import TextIO
 
+from trainer.training.settings import RUN_TOKEN_ENV
+
 AWAIT_SPEC = "--await-spec"
-RUN_TOKEN_ENV = "TRAINYARD_RUN_TOKEN"  # as TrainingSettings.run_token reads it
 # What a quick image run on CPU imports (the default run): done before the spec arrives.
 WARM_MODULES = ("onnxruntime", "trainer.training.run", "trainer.training.image.quick_cpu")
 
