@@ -50,14 +50,10 @@ class PreparationOut(BaseModel):
 
 def prepared_key(store: ObjectStore, *, backbone: str, image_size: int) -> tuple[str | None, bool]:
     """(the backbone's prepared ONNX key or None without weights, whether it is prepared). Blocking."""
-    from trainer.training.image.backbone_onnx import backbone_onnx_key, is_prepared
-    from trainer.training.image.weights import weights_file_name
+    from trainer.training.image.backbone_onnx import is_prepared, pretrained_onnx_key
 
-    weights = weights_file_name(backbone)
-    if weights is None:
-        return None, False
-    key = backbone_onnx_key(backbone=backbone, weights=weights, input_size=image_size)
-    return key, is_prepared(store, key)
+    key = pretrained_onnx_key(backbone, input_size=image_size)
+    return key, key is not None and is_prepared(store, key)
 
 
 def prepare_env(settings: Settings) -> dict[str, str]:

@@ -32,7 +32,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trainer.training.core.task import OPSET
 from trainer.training.image.feature_norm import FeatureNorm, onnx_nodes
-from trainer.training.image.weights import STORE_PREFIX
+from trainer.training.image.weights import STORE_PREFIX, weights_file_name
 
 FORMAT_VERSION = 1
 FEATURES = "features"
@@ -50,6 +50,15 @@ class PreparedBackbone:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     feature_dim: int
+
+
+def pretrained_onnx_key(backbone: str, *, input_size: int) -> str | None:
+    """The store key of ``backbone``'s graph with its offline pretrained weights (None: it has none,
+    and a randomly initialised backbone is never cached)."""
+    weights = weights_file_name(backbone)
+    if weights is None:
+        return None
+    return backbone_onnx_key(backbone=backbone, weights=weights, input_size=input_size)
 
 
 def _sidecar_keys(onnx_key: str) -> tuple[str, str]:
@@ -103,12 +112,10 @@ def prepare_backbone(
     returns its ONNX key (None: a backbone without weights, which is never cached). Imports torch."""
     from trainer.training.image.features import export_backbone
     from trainer.training.image.models import build_classifier, preprocessing_for
-    from trainer.training.image.weights import weights_file_name
 
-    weights = weights_file_name(backbone)
-    if weights is None:
+    key = pretrained_onnx_key(backbone, input_size=image_size)
+    if key is None:
         return None
-    key = backbone_onnx_key(backbone=backbone, weights=weights, input_size=image_size)
     if load_prepared(store, key) is not None:
         return key
     model, built = build_classifier(

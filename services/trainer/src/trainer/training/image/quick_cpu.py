@@ -39,10 +39,10 @@ from trainer.training.core.torch_file import save as torch_file
 from trainer.training.errors import ExportMismatch
 from trainer.training.image.backbone_onnx import (
     PreparedBackbone,
-    backbone_onnx_key,
     compose_with_head,
     is_prepared,
     load_prepared,
+    pretrained_onnx_key,
 )
 from trainer.training.image.data import ImageSet, eval_batch, load_run_images
 from trainer.training.image.feature_cache import feature_cache_key, load_features, save_features
@@ -69,11 +69,10 @@ def cuda_present() -> bool:
 
 def plan_quick_cpu(config: ImageTrainConfig, *, store: ObjectStore) -> str | None:
     """The prepared backbone's key when this path applies to ``config``, else None."""
-    weights = weights_file_name(config.backbone)
-    if config.mode != "quick" or config.head != "lbfgs" or weights is None or cuda_present():
+    if config.mode != "quick" or config.head != "lbfgs" or cuda_present():
         return None
-    key = backbone_onnx_key(backbone=config.backbone, weights=weights, input_size=config.image_size)
-    return key if is_prepared(store, key) else None
+    key = pretrained_onnx_key(config.backbone, input_size=config.image_size)
+    return key if key is not None and is_prepared(store, key) else None
 
 
 def cross_entropy(

@@ -21,11 +21,11 @@ from trainer.training.core.device import Device
 from trainer.training.core.loop import FitState
 from trainer.training.core.task import ExportInputs, FinalModel, TaskOutputs
 from trainer.training.image.backbone_onnx import (
-    backbone_onnx_key,
     backbone_state,
     compose_with_head,
     is_prepared,
     load_or_export_backbone,
+    pretrained_onnx_key,
     save_prepared,
 )
 from trainer.training.image.data import ImageSet, eval_batch, load_run_images
@@ -121,14 +121,7 @@ class ImageTask:
     def backbone_graph(self, ctx: TrainingContext) -> bytes:
         """The frozen backbone as ONNX, from the store's cache or exported (and cached) once."""
         if self._backbone_graph is None:
-            weights = weights_file_name(self.config.backbone)
-            key = (
-                backbone_onnx_key(
-                    backbone=self.config.backbone, weights=weights, input_size=self._prep().input_size
-                )
-                if weights
-                else None
-            )
+            key = pretrained_onnx_key(self.config.backbone, input_size=self._prep().input_size)
             self._backbone_graph, cached = load_or_export_backbone(
                 store=self.store, key=key, export=lambda: export_backbone(ctx.model, self._prep())
             )
